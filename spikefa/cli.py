@@ -1,0 +1,67 @@
+"""The ``spikefa`` command.
+
+Each subcommand lives in its own module with ``add_arguments(parser)`` and ``main(args) -> int``;
+this file only dispatches. Errors a user can fix (SpikefaError) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import SpikefaError
+
+# name -> (module, one-line help)
+COMMANDS = {
+    "run": ("spikefa.commands.run", "run a model file (no file: the embedded spiking demo)"),
+    "data": ("spikefa.commands.data", "find, check or fetch datasets (MNIST)"),
+    "bench": ("spikefa.commands.bench", "benchmark the kernels against their floor and a numpy reference"),
+    "plot": ("spikefa.commands.plot", "draw figures from a run file"),
+    "compare": ("spikefa.commands.compare", "compare a spiking network with its rate limit"),
+    "sweep": ("spikefa.commands.sweep", "run seeds x parameter values as Dask tasks"),
+    "reproduce": ("spikefa.commands.reproduce", "reproduce the paper's figures and write a report"),
+}
+
+
+def _available():
+    out = {}
+    for name, (mod, help_) in COMMANDS.items():
+        if importlib.util.find_spec(mod) is not None:
+            out[name] = (mod, help_)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spikefa",
+        description="Spiking and rate networks that learn by feedback alignment (Lillicrap et al. 2016).")
+    parser.add_argument("--version", action="version", version=f"spikefa {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (mod, help_) in _available().items():
+        p = sub.add_parser(name, help=help_, description=help_)
+        module = importlib.import_module(mod)
+        module.add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args._module.main(args) or 0)
+    except SpikefaError as exc:
+        print(f"spikefa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("spikefa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

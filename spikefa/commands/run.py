@@ -1,0 +1,28 @@
+"""spikefa run [MODEL.toml] [--out RUN.h5] [--seed N] [--quick] [--set key=value ...] [--resume CKPT]"""
+
+from __future__ import annotations
+
+
+def add_arguments(p):
+    p.add_argument("model", nargs="?", help="model file (.toml); omit for the embedded spiking demo")
+    p.add_argument("--out", help="run file to write (.h5); default runs/<model>-seed<N>-<time>.h5")
+    p.add_argument("--seed", type=int, help="random seed (overrides the model file's)")
+    p.add_argument("--quick", action="store_true", help="scaled-down version that runs in seconds")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one parameter, e.g. --set train.eta=0.01 (repeatable)")
+    p.add_argument("--resume", metavar="CKPT", help="resume from a checkpoint file written by an earlier run")
+    p.add_argument("--list", action="store_true", help="list the experiments a model file can name")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def main(args) -> int:
+    from .. import experiments
+    from ..runner import run_file
+
+    if args.list:
+        for name in experiments.names():
+            print(f"{name:24s} {getattr(experiments.get(name), 'DOC', '')}")
+        return 0
+    run_file(args.model, args.out, quick=args.quick, seed=args.seed, overrides=args.set,
+             resume=args.resume, show_progress=not args.no_progress)
+    return 0
