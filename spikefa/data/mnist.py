@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -124,12 +125,21 @@ def _download(url: str, dest: str, timeout: float = 30.0) -> None:
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         status = getattr(resp, "status", 200)
         mode = "ab" if (have and status == 206) else "wb"
+        expected = resp.headers.get("Content-Length")
+        got = 0
         with open(part, mode) as fh:
             while True:
-                block = resp.read(1 << 16)
+                try:
+                    block = resp.read(1 << 16)
+                except http.client.HTTPException as exc:
+                    raise ConnectionError(f"connection dropped after {got} bytes ({exc!r})") from None
                 if not block:
                     break
                 fh.write(block)
+                got += len(block)
+        if expected is not None and got < int(expected):
+            # keep the partial file: the next fetch resumes from here with a Range request
+            raise ConnectionError(f"connection dropped after {got} of {expected} bytes")
 
 
 def fetch(dest: str = os.path.join("data", "mnist"), mirrors=MIRRORS, log=print) -> str:
