@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import sys
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 def bar(total=None, desc: str = "", unit: str = "it", enabled: bool = True, **kw):
