@@ -1,0 +1,33 @@
+"""spikefa plot RUN.h5 [--out DIR] [--only raster,traces,...]"""
+
+from __future__ import annotations
+
+
+def add_arguments(p):
+    p.add_argument("run", help="run file (.h5) written by spikefa run or spikefa compare")
+    p.add_argument("--out", metavar="DIR", help="folder for the figures (default: RUN_figures/ beside the run file)")
+    p.add_argument("--only", metavar="KINDS",
+                   help="comma-separated figures: learning, delta_angle, weight_angle, phases (or alignment "
+                        "for all three), raster, traces, compare; default: every figure the file has data for")
+    p.add_argument("--list", action="store_true", help="list the figures the file has data for and stop")
+
+
+def main(args) -> int:
+    from .. import plot
+
+    if args.list:
+        for name in plot.available(args.run):
+            print(f"{name:14s} {plot.KINDS[name].doc}")
+        return 0
+    out_dir = args.out or plot.default_out_dir(args.run)
+    if args.only:
+        written = plot.plot(args.run, out_dir, args.only.split(","))
+    else:
+        written = plot.plot_all(args.run, out_dir)
+    if not written:
+        print(f"{args.run}: no data for any figure (no /metrics or /recordings); nothing written")
+        return 0
+    for name, paths in written.items():
+        for path in paths:
+            print(f"{name:14s} {path}")
+    return 0

@@ -1,0 +1,88 @@
+"""Figures from run files: each kind reads what the run recorded and writes PNG and PDF.
+
+``plot_all(run_path, out_dir)`` draws every figure the file has data for; ``plot(run_path,
+out_dir, kinds)`` draws the named ones and raises :class:`spikefa.errors.DataError` naming the
+missing data, and the setting that records it, for any kind the file lacks.
+
+Kinds (see ``KINDS``): learning, delta_angle, weight_angle, phases, raster, traces, compare.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+
+import h5py
+
+from ..errors import ConfigError, DataError
+
+
+@dataclass(frozen=True)
+class Kind:
+    module: str         # spikefa.plot.<module>
+    draw: str           # draw(run_path, out_dir) -> [paths]
+    has_data: str       # has_data(h5py.File) -> bool
+    doc: str
+
+    def load(self, attr):
+        return getattr(importlib.import_module(f"{__name__}.{self.module}"), attr)
+
+
+KINDS: dict[str, Kind] = {
+    "learning": Kind("learning", "draw", "has_data", "test error or NSE vs examples seen, one line per rule"),
+    "delta_angle": Kind("alignment", "draw_delta", "has_delta", "angle(delta_FA, delta_BP) over training (Fig. 2b, 3b)"),
+    "weight_angle": Kind("alignment", "draw_weights", "has_weights", "angle(W, B^T) and single units (Fig. 5a)"),
+    "phases": Kind("alignment", "draw_phases", "has_phases", "error through three learning phases (Fig. 5c)"),
+}
+ALIASES = {"alignment": ("delta_angle", "weight_angle", "phases"), "all": tuple(KINDS)}
+
+
+def expand(names) -> list[str]:
+    """Kind names with aliases expanded, in KINDS order; unknown names raise ConfigError."""
+    wanted = set()
+    for name in names:
+        name = name.strip()
+        if not name:
+            continue
+        if name in ALIASES:
+            wanted.update(ALIASES[name])
+        elif name in KINDS:
+            wanted.add(name)
+        else:
+            choices = ", ".join(list(KINDS) + list(ALIASES))
+            raise ConfigError(f"unknown figure {name!r}; choose from {choices}")
+    return [k for k in KINDS if k in wanted]
+
+
+def _open(run_path: str) -> h5py.File:
+    if not os.path.exists(run_path):
+        raise DataError(f"{run_path}: run file not found; give the .h5 file a run wrote (spikefa run --out)")
+    try:
+        return h5py.File(run_path, "r")
+    except OSError as exc:
+        raise DataError(f"{run_path}: not a readable HDF5 run file ({exc}); give the .h5 file a run wrote") from None
+
+
+def available(run_path: str) -> list[str]:
+    """The kinds of figure ``run_path`` has data for."""
+    with _open(run_path) as h5:
+        return [name for name, kind in KINDS.items() if kind.load(kind.has_data)(h5)]
+
+
+def plot(run_path: str, out_dir: str, kinds) -> dict[str, list[str]]:
+    """Draw the named kinds; kind -> paths written. A kind without data raises DataError."""
+    _open(run_path).close()
+    return {name: KINDS[name].load(KINDS[name].draw)(run_path, out_dir) for name in expand(kinds)}
+
+
+def plot_all(run_path: str, out_dir: str | None = None) -> dict[str, list[str]]:
+    """Draw every figure the file has data for (into RUN_figures/ beside it by default)."""
+    if out_dir is None:
+        out_dir = default_out_dir(run_path)
+    return plot(run_path, out_dir, available(run_path))
+
+
+def default_out_dir(run_path: str) -> str:
+    stem, _ = os.path.splitext(run_path)
+    return stem + "_figures"

@@ -1,0 +1,124 @@
+"""The house style of spikefa figures, and writing them as PNG and PDF.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly, never through pyplot, so drawing
+is headless whatever backend the user's matplotlib is configured with and leaves no global state.
+Figures are saved at their nominal size (no tight bounding box) so a figure's pixel size is
+``figsize * DPI``: tests and documents can rely on it.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+from matplotlib.figure import Figure
+
+from ..errors import OutputError
+
+DPI = 150
+
+# The paper's colours where it has them (Fig. 2a: shallow light grey, node perturbation dark grey,
+# backprop black, feedback alignment green); the rest are distinct and colour-blind friendly.
+RULE_COLOURS = {
+    "bp": "#000000",
+    "backprop": "#000000",
+    "fa": "#1b9e3a",
+    "fa_sparse": "#7fc97f",
+    "fa_common": "#2c7fb8",
+    "dfa": "#d95f02",
+    "shallow": "#b0b0b0",
+    "np": "#555555",
+    "node_perturbation": "#555555",
+    "spiking": "#7b3294",
+    "rate": "#e08214",
+}
+_CYCLE = ["#1f77b4", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e"]
+
+RULE_LABELS = {
+    "bp": "backprop",
+    "fa": "feedback alignment",
+    "fa_sparse": "FA, 50% of W and B removed",
+    "fa_common": "FA (with f' on feedback path)",
+    "dfa": "direct FA",
+    "shallow": "shallow",
+    "np": "node perturbation",
+    "node_perturbation": "node perturbation",
+    "spiking": "spiking",
+    "rate": "rate limit",
+}
+
+RC = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "grid.linewidth": 0.5,
+    "lines.linewidth": 1.4,
+    "figure.dpi": DPI,
+    "savefig.dpi": DPI,
+    "pdf.fonttype": 42,          # editable text in PDF
+}
+
+
+def colour(arm: str, index: int = 0) -> str:
+    """A stable colour for an arm: the paper's for known rules, else from the cycle."""
+    base = arm.rsplit("/", 1)[-1]
+    for key in (arm, base):
+        if key in RULE_COLOURS:
+            return RULE_COLOURS[key]
+    return _CYCLE[index % len(_CYCLE)]
+
+
+def label(arm: str) -> str:
+    """A human label for an arm name such as ``fa`` or ``tau0.5/spiking``."""
+    parts = arm.split("/")
+    parts[-1] = RULE_LABELS.get(parts[-1], parts[-1].replace("_", " "))
+    return ", ".join(parts)
+
+
+def figure(width: float, height: float) -> Figure:
+    """A new figure in the house style (width and height in inches)."""
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    return fig
+
+
+def styled(fn):
+    """Decorator: run a drawing function inside the house rc settings."""
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(RC):
+            return fn(*args, **kwargs)
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    wrapper.__wrapped__ = fn
+    return wrapper
+
+
+def save(fig: Figure, out_dir: str, stem: str) -> list[str]:
+    """Write ``out_dir/stem.png`` and ``.pdf``; return both paths."""
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create the figure folder ({exc.strerror}); choose another --out") from None
+    paths = []
+    with matplotlib.rc_context(RC):
+        for ext in ("png", "pdf"):
+            path = os.path.join(out_dir, f"{stem}.{ext}")
+            try:
+                fig.savefig(path, dpi=DPI)
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot write figure ({exc.strerror}); choose another --out") from None
+            paths.append(path)
+    return paths
+
+
+def pixel_size(width: float, height: float) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG saved from a figure of that size in inches."""
+    return int(round(width * DPI)), int(round(height * DPI))
