@@ -9,6 +9,14 @@ Layout (every run):
   /results/NAME     arrays written once (final figures, tables)
   /summary          attrs: the numbers printed in the terminal summary table
 Recorders (spikefa.record) add /recordings; see docs/hdf5-layout.md.
+
+Live, crash-safe writing (SWMR): once every dataset that will grow during the run exists
+(recordings, and metrics declared with :meth:`RunFile.declare_metric`), :meth:`RunFile.start_swmr`
+switches the file to HDF5 single-writer/multiple-reader mode. From then on readers may open it
+with ``h5py.File(path, "r", swmr=True)`` while it is written, and a killed run leaves a file that
+opens that way with everything up to the last flush. HDF5 forbids creating objects in SWMR mode,
+so appends to undeclared metrics, put(), set_summary() and set_status() are held in memory and
+written when close() ends SWMR (it closes and reopens the file to write them).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import sys
 
 import h5py
 import numpy as np
@@ -60,6 +69,9 @@ class RunFile:
             self.h5 = h5py.File(path, mode, libver="latest")
         except OSError as exc:
             raise OutputError(f"{path}: cannot open for writing ({exc}); choose another --out") from None
+        self.swmr = False
+        self._deferred = []          # (what, fn(h5)) writes held until SWMR ends
+        self._close_hooks = []       # called first thing in close(), e.g. recorders' last block
         if mode in ("w", "w-", "x") and model is not None:
             self._write_header(model)
 
@@ -88,56 +100,132 @@ class RunFile:
             raise OutputError(f"{self.path}: writing {what} failed ({exc}); free disk space or "
                               f"choose another --out (everything written before is kept)") from None
 
-    def append(self, name: str, value, attrs: dict | None = None) -> None:
-        """Append one sample (scalar or array) to /metrics/NAME, creating it on first use."""
-        value = np.asarray(value)
+    def _defer_or_do(self, fn, what):
+        """Run ``fn(h5)`` now, or after SWMR ends when it would create objects or attributes."""
+        if self.swmr:
+            self._deferred.append((what, fn))
+        else:
+            self._guard(lambda: fn(self.h5), what)
+
+    def declare_metric(self, name: str, shape: tuple = (), dtype=np.float64, attrs: dict | None = None) -> None:
+        """Create an empty /metrics/NAME now, so that appends to it reach the file live in SWMR mode."""
         path = "metrics/" + name
+        if self.swmr:
+            raise OutputError(f"{self.path}: metric {name!r} declared after SWMR started; declare metrics "
+                              f"before building recorders")
 
         def do():
             if path not in self.h5:
+                self._create_metric(self.h5, path, tuple(shape), np.dtype(dtype), attrs)
+        self._guard(do, path)
+
+    @staticmethod
+    def _create_metric(h5, path, shape, dtype, attrs):
+        ds = h5.create_dataset(path, shape=(0,) + shape, maxshape=(None,) + shape, dtype=dtype,
+                               chunks=(max(1, 4096 // max(1, int(np.prod(shape)))),) + shape)
+        for k, v in (attrs or {}).items():
+            ds.attrs[k] = _attr_value(v)
+        return ds
+
+    def append(self, name: str, value, attrs: dict | None = None) -> None:
+        """Append one sample (scalar or array) to /metrics/NAME, creating it on first use."""
+        value = np.array(value)      # a copy: a deferred append must not see later changes
+        path = "metrics/" + name
+
+        def do(h5):
+            if path not in h5:
                 dtype = np.float64 if value.dtype.kind == "f" else value.dtype
-                ds = self.h5.create_dataset(path, shape=(0,) + value.shape, maxshape=(None,) + value.shape,
-                                            dtype=dtype, chunks=(max(1, 4096 // max(1, value.size)),) + value.shape)
-                for k, v in (attrs or {}).items():
-                    ds.attrs[k] = _attr_value(v)
-            ds = self.h5[path]
+                self._create_metric(h5, path, value.shape, dtype, attrs)
+            ds = h5[path]
             n = ds.shape[0]
             ds.resize(n + 1, axis=0)
             ds[n] = value
-        self._guard(do, path)
+        if self.swmr and path in self.h5:
+            self._guard(lambda: do(self.h5), path)
+        else:
+            self._defer_or_do(do, path)
 
     def put(self, name: str, array, attrs: dict | None = None, compress: bool = False) -> None:
         """Write /results/NAME once (replacing an earlier value)."""
         path = "results/" + name
+        arr = np.array(array)
 
-        def do():
-            if path in self.h5:
-                del self.h5[path]
-            arr = np.asarray(array)
-            kw = {"compression": "gzip", "compression_opts": 4} if compress and arr.size > 1024 else {}
-            if arr.dtype.kind == "U":
-                arr = arr.astype(h5py.string_dtype())
-            ds = self.h5.create_dataset(path, data=arr, **kw)
+        def do(h5):
+            if path in h5:
+                del h5[path]
+            data = arr.astype(h5py.string_dtype()) if arr.dtype.kind == "U" else arr
+            kw = {"compression": "gzip", "compression_opts": 4} if compress and data.size > 1024 else {}
+            ds = h5.create_dataset(path, data=data, **kw)
             for k, v in (attrs or {}).items():
                 ds.attrs[k] = _attr_value(v)
-        self._guard(do, path)
+        self._defer_or_do(do, path)
 
     def set_summary(self, **values) -> None:
-        def do():
+        def do(h5):
             for k, v in values.items():
-                self.h5["summary"].attrs[k] = _attr_value(v)
-        self._guard(do, "summary")
+                h5["summary"].attrs[k] = _attr_value(v)
+        self._defer_or_do(do, "summary")
 
     def set_status(self, status: str, message: str = "") -> None:
-        self.h5.attrs["status"] = status
-        self.h5.attrs["message"] = message
+        def do(h5):
+            h5.attrs["status"] = status
+            h5.attrs["message"] = message
+        if self.swmr:
+            self._deferred.append(("status", do))
+        else:
+            do(self.h5)
 
     def flush(self) -> None:
         self._guard(self.h5.flush, "flush")
 
+    # -- live writing ----------------------------------------------------------------------------
+    def start_swmr(self) -> None:
+        """Enter SWMR mode: every dataset that grows live must exist already (see module doc)."""
+        if self.swmr:
+            return
+        self.flush()
+        self._guard(lambda: setattr(self.h5, "swmr_mode", True), "SWMR start")
+        self.swmr = True
+
+    def on_close(self, hook) -> None:
+        """Call ``hook()`` at the start of close(), while the file is still open (e.g. last block)."""
+        self._close_hooks.append(hook)
+
     def close(self) -> None:
+        hooks, self._close_hooks = self._close_hooks, []
+        failure = None
+        for hook in hooks:
+            try:
+                hook()
+            except Exception as exc:   # the file must still be closed; the first failure is raised after
+                failure = failure or exc
         if self.h5.id.valid:
             self.h5.close()
+        if self.swmr:
+            self.swmr = False
+            deferred, self._deferred = self._deferred, []
+            if deferred:
+                self._write_deferred(deferred)
+        if failure is not None:
+            raise failure
+
+    def _write_deferred(self, deferred):
+        """Reopen the file outside SWMR mode and write what SWMR mode could not."""
+        try:
+            h5 = h5py.File(self.path, "r+", libver="latest")
+        except OSError as exc:
+            print(f"spikefa: {self.path}: could not reopen to write final status and results ({exc}); "
+                  f"recordings and declared metrics are kept", file=sys.stderr)
+            return
+        try:
+            for what, fn in deferred:
+                try:
+                    fn(h5)
+                except (OSError, ValueError) as exc:
+                    raise OutputError(f"{self.path}: writing {what} failed ({exc}); free disk space or "
+                                      f"choose another --out (everything written before is kept)") from None
+        finally:
+            h5.close()
 
     def __enter__(self):
         return self

@@ -1,0 +1,329 @@
+"""The observer attached to a network: records each step, writes blocks, flushes on a clock.
+
+:func:`build_recorders` checks the declarations against the network, creates every dataset under
+/recordings, switches the file to SWMR mode (readers can follow it live; a killed run keeps all
+samples up to the last flush) and attaches a :class:`Recording` to the network. Close it (it is a
+context manager; a RunFile also closes it first thing when it is closed) to write the last block.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+import time
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..errors import ConfigError, OutputError
+from ..runfile import RunFile, check_writable
+from . import netview
+from .declare import Recorder, parse_record_params, resolve_recorders
+from .files import open_for_resume
+from .writer import CudaChannel, HostChannel, RecorderWriter
+
+LAYOUT_VERSION = 1
+STEP_MEANING = ("one time step of the network; net.step as observers see it after the step. Each image is "
+                "shown for several consecutive steps (see the model parameters)")
+
+
+class Recording:
+    """Observer that records declared variables into /recordings of an open HDF5 file."""
+
+    def __init__(self, h5, path: str, writers: list, flush_interval_s: float, *, runfile: RunFile | None = None,
+                 owns_file: bool = False, log=None):
+        self.h5 = h5
+        self.path = path
+        self.writers = writers
+        self.flush_interval_s = float(flush_interval_s)
+        self.runfile = runfile
+        self.owns_file = owns_file
+        self.log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.net = None
+        self.closed = False
+        self.failed = False
+        self._next_flush = time.monotonic() + self.flush_interval_s
+
+    # -- observer protocol -----------------------------------------------------------------------
+    def on_step(self, net) -> None:
+        if self.failed or self.closed:
+            return
+        step = int(net.step)
+        count = None
+        for w in self.writers:
+            if count is None:
+                count = netview.images_seen(net)
+            if w.wants(step, count) and w.record(net, step, count):
+                self._write(w.write_block, step)
+        if time.monotonic() >= self._next_flush:
+            self.flush()
+
+    def on_end(self, net=None) -> None:
+        """Optional protocol hook at the end of a run: write what is buffered."""
+        self.flush()
+
+    # -- writing -----------------------------------------------------------------------------
+    def _write(self, fn, step=None):
+        try:
+            fn()
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.failed = True
+            kept = self.last_step_written()
+            kept_txt = "no samples" if kept is None else f"samples up to step {kept}"
+            raise OutputError(f"{self.path}: writing recordings failed ({exc}); free disk space or choose "
+                              f"another --out ({kept_txt} are kept)") from None
+
+    def flush(self) -> None:
+        """Write every buffered row and make it durable (and visible to SWMR readers)."""
+        if self.failed or self.closed:
+            return
+        for w in self.writers:
+            self._write(w.write_block)
+        self._write(self.h5.flush)
+        self._next_flush = time.monotonic() + self.flush_interval_s
+
+    def last_step_written(self):
+        steps = [w.last_step_written for w in self.writers if w.last_step_written is not None]
+        return max(steps) if steps else None
+
+    def close(self, interrupted: bool | None = None) -> None:
+        """Write the last block, detach from the network, and close the file if this owns it.
+
+        When closed because of Ctrl-C (``interrupted``, by default: a KeyboardInterrupt is being
+        handled), say where the recordings are.
+        """
+        if self.closed:
+            return
+        if interrupted is None:
+            interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
+        try:
+            if not self.failed:
+                self.flush()
+        finally:
+            self.closed = True
+            if self.net is not None:
+                netview.detach(self.net, self)
+            if self.owns_file and self.h5 is not None and self.h5.id.valid:
+                self.h5.close()
+        if interrupted and self.writers:
+            self.log(f"interrupted: recordings up to step {self.last_step_written()} kept in {self.path}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(interrupted=exc_type is not None and issubclass(exc_type, KeyboardInterrupt))
+        return False
+
+
+def _recorders_from(record_params, source):
+    if isinstance(record_params, Recorder):
+        record_params = [record_params]
+    if isinstance(record_params, (list, tuple)):
+        record_params = {"recorders": list(record_params)}
+    return parse_record_params(record_params, source)
+
+
+def build_recorders(record_params, net, out, *, model_params: dict | None = None, total_images: int | None = None,
+                    resume_step: int | None = None, continues: str | None = None, flush_interval_s: float | None = None,
+                    block_steps: int | None = None, source: str = "<record>", log=None,
+                    start_swmr: bool = True) -> Recording:
+    """Check recorder declarations against ``net``, create their datasets, attach the observer.
+
+    record_params  the ``record`` table of a model (dict), or a list of :class:`Recorder`.
+    out            a RunFile, an open h5py.File, or a path (created, or continued when resuming).
+    total_images   images the run presents (places the named windows early/middle/late).
+    resume_step    when continuing after a checkpoint: the first step the resumed network will
+                   record; samples at this step and later already in the file are removed, and
+                   a new file records from here (the reader joins the files).
+    continues      the file this one continues (stored as an attribute for the reader).
+    Raises ConfigError before anything is written when a declaration does not fit the network.
+    With no recorders declared, nothing is written and the file is left as it is.
+    """
+    recorders, options = _recorders_from(record_params, source)
+    if flush_interval_s is not None:
+        options["flush_interval_s"] = float(flush_interval_s)
+    if block_steps is not None:
+        options["block_steps"] = int(block_steps)
+    if options["flush_interval_s"] <= 0 or options["block_steps"] < 1:
+        raise ConfigError(f"{source}: record.flush_interval_s must be > 0 and record.block_steps >= 1")
+    sizes = netview.layer_sizes(net)
+    resolved = resolve_recorders(recorders, sizes, n_streams=netview.n_streams(net), total_images=total_images,
+                                 source=source)
+    if not resolved:
+        return Recording(None, _path_of(out), [], options["flush_interval_s"])
+
+    rate_mode = netview.mode(net) == "rate"
+    block = options["block_steps"]
+    writers = [RecorderWriter(r, _channels(r, net, block), block) for r in resolved]
+
+    runfile, owns_file = None, False
+    if isinstance(out, RunFile):
+        runfile, h5, path = out, out.h5, out.path
+    elif isinstance(out, h5py.File):
+        h5, path = out, out.filename
+    else:
+        path = os.fspath(out)
+        check_writable(path)
+        h5 = open_for_resume(path) if (resume_step is not None and os.path.exists(path)) else \
+            _create_file(path)
+        owns_file = True
+
+    try:
+        if "recordings" in h5:
+            if resume_step is None:
+                raise ConfigError(f"{path}: already holds /recordings; write to a new file, or resume with "
+                                  f"resume_step to continue them")
+            _continue_existing(h5["recordings"], writers, resume_step, path)
+        else:
+            first = int(net.step) if resume_step is None else int(resume_step)
+            _create_layout(h5, writers, resolved, net, rate_mode, options, model_params, first, continues)
+        h5.flush()
+        if start_swmr:
+            if runfile is not None:
+                runfile.start_swmr()
+            elif not h5.swmr_mode:
+                h5.swmr_mode = True
+    except BaseException:
+        if owns_file:
+            h5.close()
+        raise
+
+    rec = Recording(h5, path, writers, options["flush_interval_s"], runfile=runfile, owns_file=owns_file, log=log)
+    if runfile is not None:
+        runfile.on_close(rec.close)
+    netview.attach(net, rec)
+    rec.net = net
+    return rec
+
+
+def _path_of(out) -> str:
+    if isinstance(out, RunFile):
+        return out.path
+    if isinstance(out, h5py.File):
+        return out.filename
+    return os.fspath(out)
+
+
+def _create_file(path: str):
+    try:
+        return h5py.File(path, "w", libver="latest")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot open for writing ({exc}); choose another --out") from None
+
+
+def _channels(rec, net, block: int) -> list:
+    streams = netview.n_streams(net)
+    channels = []
+    for layer in rec.layers:
+        for var in rec.variables[layer]:
+            try:
+                probe = net.layer_state(var, layer)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigError(f"record: recorder {rec.name!r}: the network has no {var!r} in layer {layer} "
+                                  f"({exc}); remove it from the recorder") from None
+            stream_axis = len(probe.shape) == 2
+            n = probe.shape[-1]
+            if n != rec.layer_sizes[layer]:
+                raise ConfigError(f"record: recorder {rec.name!r}: layer {layer} {var!r} has {n} units, "
+                                  f"expected {rec.layer_sizes[layer]}")
+            if stream_axis and probe.shape[0] != streams:
+                streams = probe.shape[0]
+                if rec.stream >= streams:
+                    raise ConfigError(f"record: recorder {rec.name!r}: stream {rec.stream} out of range; this "
+                                      f"run has {streams} stream(s)")
+            cls = CudaChannel if netview.is_device_array(probe) else HostChannel
+            dtype = np.dtype(probe.dtype)
+            channels.append(cls(layer, var, rec.units[layer], n, block, dtype, rec.stream if stream_axis else None))
+    return channels
+
+
+def _attrs_value(v):
+    if isinstance(v, (dict, list, tuple)) and not isinstance(v, np.ndarray):
+        try:
+            arr = np.asarray(v)
+            if arr.dtype.kind in "iuf" and arr.ndim >= 1:
+                return arr
+        except ValueError:
+            pass
+        return json.dumps(v, default=str)
+    return v
+
+
+def _create_layout(h5, writers, resolved, net, rate_mode, options, model_params, first_step, continues):
+    g = h5.create_group("recordings")
+    a = g.attrs
+    a["layout_version"] = LAYOUT_VERSION
+    a["spikefa_version"] = __version__
+    a["created"] = _dt.datetime.now().isoformat(timespec="seconds")
+    a["step_meaning"] = STEP_MEANING
+    a["first_step"] = first_step
+    a["continues"] = continues or ""
+    a["backend"] = netview.backend(net)
+    a["mode"] = "rate" if rate_mode else "spiking"
+    a["layer_sizes"] = np.asarray(netview.layer_sizes(net), dtype=np.int64)
+    a["n_streams"] = netview.n_streams(net)
+    a["flush_interval_s"] = options["flush_interval_s"]
+    a["block_steps"] = options["block_steps"]
+    a["recorders"] = np.array([w.name for w in writers], dtype=h5py.string_dtype())
+    if model_params is not None:
+        a["model_params"] = json.dumps(model_params, sort_keys=True, default=str)
+    elif "params" in h5.attrs:
+        a["model_params"] = h5.attrs["params"]
+    for w, r in zip(writers, resolved):
+        rg = g.create_group(w.name)
+        ra = rg.attrs
+        ra["declared"] = json.dumps(r.declared, sort_keys=True, default=str)
+        ra["layers"] = np.asarray(r.layers, dtype=np.int64)
+        ra["every"] = r.every
+        ra["windows"] = r.windows
+        ra["window_names"] = np.array(r.window_names, dtype=h5py.string_dtype())
+        ra["selection"] = r.selection
+        ra["stream"] = r.stream
+        ra["spike_format"] = r.spike_format
+        w.create(rg, rate_mode)
+
+
+def _continue_existing(group, writers, resume_step: int, path: str) -> None:
+    """Trim samples at or after ``resume_step`` and continue the same datasets."""
+    stored = [x.decode() if isinstance(x, bytes) else str(x) for x in group.attrs["recorders"]]
+    names = [w.name for w in writers]
+    if stored != names:
+        raise ConfigError(f"{path}: holds recorders {stored}, the resumed run declares {names}; declare the "
+                          f"same recorders or resume into a new file")
+    for w in writers:
+        rg = group[w.name]
+        for layer in w.rec.layers:
+            key = f"layer{layer}"
+            if key not in rg or not np.array_equal(rg[key]["units"][()], w.unit_ids(layer)):
+                raise ConfigError(f"{path}: recorder {w.name!r} recorded other units or layers than the "
+                                  f"resumed run declares; declare the same recorder or resume into a new file")
+            for ch in w.channels:
+                if ch.layer == layer and ch.var not in rg[key]:
+                    raise ConfigError(f"{path}: recorder {w.name!r} did not record {ch.var!r} in layer {layer}; "
+                                      f"declare the same recorder or resume into a new file")
+        trim_recorder(rg, resume_step)
+        w.attach_existing(rg)
+
+
+def trim_recorder(rg, stop_step: int) -> None:
+    """Drop every sample of one recorder group at ``stop_step`` or later (and partial writes)."""
+    steps = rg["step"][()]
+    n = int(np.searchsorted(steps, stop_step, side="left"))
+    for name, node in rg.items():
+        if isinstance(node, h5py.Dataset):
+            if name != "units" and node.maxshape[0] is None:
+                node.resize(n, axis=0)
+        else:
+            for vname, vnode in node.items():
+                if isinstance(vnode, h5py.Group):     # spike events
+                    ev = vnode["step"][()]
+                    k = int(np.searchsorted(ev, stop_step, side="left"))
+                    k = min(k, vnode["unit"].shape[0])
+                    vnode["step"].resize(k, axis=0)
+                    vnode["unit"].resize(k, axis=0)
+                elif vname != "units" and vnode.maxshape[0] is None:
+                    vnode.resize(n, axis=0)

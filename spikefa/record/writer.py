@@ -1,0 +1,250 @@
+"""Buffers that recorders fill each step, and the HDF5 datasets they are written to in blocks.
+
+Each recorder owns a block of preallocated rows; a recorded step copies the selected units of
+each (layer, variable) into the next row (np.take into a preallocated row on the host; a small
+kernel into a device buffer for CUDA) and allocates nothing. When the block is full, or the flush
+interval has passed, the rows are appended to the file: channels first, the step index last, so
+the length of ``step`` is the number of complete samples even if a write is cut short. Appends
+are idempotent (each writes at the position of the last committed sample), so a block whose
+write was interrupted can be written again.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from .declare import VARIABLE_MEANING
+
+F32 = np.float32
+INDEX_FIELDS = ("step", "image", "label", "image_count")
+INDEX_MEANING = {
+    "step": "global time step of the network (net.step after the step)",
+    "image": "index in the data set of the image shown at this step (net.image_index)",
+    "label": "class label of that image (net.label)",
+    "image_count": "images presented in this run before and including this one, minus one "
+                   "(what recorder windows count)",
+}
+COMPRESSION = {"compression": "gzip", "compression_opts": 1}
+CHUNK_BYTES = 1 << 18
+
+
+def chunk_rows(row_bytes: int, block: int) -> int:
+    return int(max(16, min(4096, max(block, CHUNK_BYTES // max(1, row_bytes)))))
+
+
+def _append_rows(ds, n: int, rows: np.ndarray) -> None:
+    m = rows.shape[0]
+    if ds.shape[0] != n + m:
+        ds.resize(n + m, axis=0)
+    ds[n:n + m] = rows
+
+
+class HostChannel:
+    """One (layer, variable) of a recorder, gathered on the host."""
+
+    def __init__(self, layer: int, var: str, units, layer_size: int, block: int, dtype, stream: int | None):
+        self.layer, self.var = layer, var
+        self.units = None if units is None else np.asarray(units, dtype=np.intp)
+        self.n_units = layer_size if units is None else len(units)
+        self.stream = stream
+        self.buf = np.zeros((block, self.n_units), dtype=dtype)
+        self.encoding = "float32"
+        self.ds = self.ds_unit = None
+        self.events_committed = self.events_pending = 0
+
+    def gather(self, src, row: int) -> None:
+        if self.stream is not None:
+            src = src[self.stream]
+        if self.units is None:
+            np.copyto(self.buf[row], src, casting="unsafe")
+        else:
+            # mode="clip": indices were checked when declared, and "raise" would buffer (allocate)
+            np.take(src, self.units, out=self.buf[row], mode="clip")
+
+    def fetch(self, m: int) -> np.ndarray:
+        return self.buf[:m]
+
+    # -- storage -------------------------------------------------------------------------------
+    def create(self, group, block: int, unit_ids: np.ndarray, spike_format: str, rate_mode: bool) -> None:
+        var, k = self.var, self.n_units
+        attrs = {"variable": var, "meaning": VARIABLE_MEANING[var], "layer": self.layer,
+                 "units": unit_ids, "n_units": k}
+        if var == "spikes" and not rate_mode and spike_format == "events":
+            self.encoding = "events"
+            g = group.create_group(var)
+            rows = chunk_rows(8, 4 * block)
+            self.ds = g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64,
+                                       chunks=(rows,), **COMPRESSION)
+            self.ds_unit = g.create_dataset("unit", shape=(0,), maxshape=(None,), dtype=np.int32,
+                                            chunks=(rows,), **COMPRESSION)
+            attrs.update(encoding="events", description="one entry per spike: step[i] is the step, unit[i] the "
+                                                        "unit index in the layer; sorted by step")
+            target = g
+        elif var == "spikes" and not rate_mode:
+            self.encoding = "packbits"
+            nbytes = (k + 7) // 8
+            self.ds = group.create_dataset(var, shape=(0, nbytes), maxshape=(None, nbytes), dtype=np.uint8,
+                                           chunks=(chunk_rows(nbytes, block), nbytes), **COMPRESSION)
+            attrs.update(encoding="packbits", bitorder="big",
+                         description="row = recorded step; bit j (numpy.unpackbits(row, count=n_units), "
+                                     "bitorder big) is 1 when units[j] spiked")
+            target = self.ds
+        else:
+            self.ds = group.create_dataset(var, shape=(0, k), maxshape=(None, k), dtype=F32,
+                                           chunks=(chunk_rows(4 * k, block), k), shuffle=True, **COMPRESSION)
+            attrs.update(encoding="float32", description="row = recorded step, column j = units[j]")
+            if var == "spikes":
+                attrs["meaning"] = "spike probabilities sigma(V_l) (rate mode)"
+            target = self.ds
+        for key, value in attrs.items():
+            target.attrs[key] = value
+        self.unit_ids = unit_ids
+
+    def attach_existing(self, group, unit_ids: np.ndarray) -> None:
+        node = group[self.var]
+        self.encoding = node.attrs["encoding"]
+        if isinstance(self.encoding, bytes):
+            self.encoding = self.encoding.decode()
+        if self.encoding == "events":
+            self.ds, self.ds_unit = node["step"], node["unit"]
+            self.events_committed = self.events_pending = min(self.ds.shape[0], self.ds_unit.shape[0])
+        else:
+            self.ds = node
+        self.unit_ids = unit_ids
+
+    def write(self, n: int, m: int, steps: np.ndarray) -> None:
+        data = self.fetch(m)
+        if self.encoding == "events":
+            rows, cols = np.nonzero(data)
+            e0 = self.events_committed
+            _append_rows(self.ds, e0, steps[rows])
+            _append_rows(self.ds_unit, e0, self.unit_ids[cols].astype(np.int32))
+            self.events_pending = e0 + rows.size
+        elif self.encoding == "packbits":
+            _append_rows(self.ds, n, np.packbits(data != 0, axis=1))
+        else:
+            _append_rows(self.ds, n, data if data.dtype == F32 else data.astype(F32))
+
+    def commit(self) -> None:
+        self.events_committed = self.events_pending
+
+
+class CudaChannel(HostChannel):
+    """Gathers on the device into a device block; the block is copied back when written."""
+
+    def __init__(self, layer, var, units, layer_size, block, dtype, stream):
+        super().__init__(layer, var, units, layer_size, block, dtype, stream)
+        from numba import cuda
+        from .cuda_gather import gather_kernel, copy_kernel
+
+        self._cuda = cuda
+        self.dbuf = cuda.device_array((block, self.n_units), dtype=dtype)
+        self.dunits = None if self.units is None else cuda.to_device(self.units.astype(np.int64))
+        self._threads = 128
+        self._blocks = (self.n_units + self._threads - 1) // self._threads
+        self._gather = gather_kernel[self._blocks, self._threads]
+        self._copy = copy_kernel[self._blocks, self._threads]
+
+    def gather(self, src, row: int) -> None:
+        if self.stream is not None:
+            src = src[self.stream]
+        if self.units is None:
+            self._copy(src, self.dbuf, row)
+        else:
+            self._gather(src, self.dunits, self.dbuf, row)
+
+    def fetch(self, m: int) -> np.ndarray:
+        self.dbuf[:m].copy_to_host(self.buf[:m])
+        return self.buf[:m]
+
+
+class RecorderWriter:
+    """The buffers and datasets of one resolved recorder."""
+
+    def __init__(self, rec, channels: list, block: int):
+        self.rec = rec
+        self.name = rec.name
+        self.channels = channels
+        self.block = block
+        self.every = rec.every
+        self.windows = rec.windows
+        self.index = {f: np.zeros(block, dtype=np.int64) for f in INDEX_FIELDS}
+        self.index_ds = {}
+        self.rows = 0
+        self.n_written = 0
+        self.last_step_written = None
+        self._window = 0
+
+    def wants(self, step: int, image_count: int) -> bool:
+        if step % self.every:
+            return False
+        w = self.windows
+        if not len(w):
+            return True
+        while self._window < len(w) and image_count >= w[self._window, 1]:
+            self._window += 1
+        return self._window < len(w) and image_count >= w[self._window, 0]
+
+    def record(self, net, step: int, image_count: int) -> bool:
+        """Copy this step into the next row; True when the block is full."""
+        row = self.rows
+        for ch in self.channels:
+            ch.gather(net.layer_state(ch.var, ch.layer), row)
+        ix = self.index
+        ix["step"][row] = step
+        ix["image"][row] = net.image_index
+        ix["label"][row] = net.label
+        ix["image_count"][row] = image_count
+        self.rows = row + 1
+        return self.rows == self.block
+
+    def write_block(self) -> None:
+        m = self.rows
+        if not m:
+            return
+        n = self.n_written
+        steps = self.index["step"][:m]
+        for ch in self.channels:
+            ch.write(n, m, steps)
+        for f in INDEX_FIELDS:          # step last: its length counts complete samples
+            if f != "step":
+                _append_rows(self.index_ds[f], n, self.index[f][:m])
+        _append_rows(self.index_ds["step"], n, steps)
+        for ch in self.channels:
+            ch.commit()
+        self.last_step_written = int(steps[m - 1])
+        self.n_written = n + m
+        self.rows = 0
+
+    # -- storage -------------------------------------------------------------------------------
+    def create(self, group, rate_mode: bool) -> None:
+        rows = chunk_rows(8, self.block)
+        for f in INDEX_FIELDS:
+            ds = group.create_dataset(f, shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(rows,),
+                                      **COMPRESSION)
+            ds.attrs["meaning"] = INDEX_MEANING[f]
+            self.index_ds[f] = ds
+        for layer in self.rec.layers:
+            lg = group.create_group(f"layer{layer}")
+            unit_ids = self.unit_ids(layer)
+            lg.create_dataset("units", data=unit_ids)
+            lg.attrs["layer"] = layer
+            lg.attrs["layer_size"] = self.rec.layer_sizes[layer]
+            lg.attrs["variables"] = np.array(self.rec.variables[layer], dtype=h5py.string_dtype())
+        for ch in self.channels:
+            ch.create(group[f"layer{ch.layer}"], self.block, self.unit_ids(ch.layer), self.rec.spike_format,
+                      rate_mode)
+
+    def attach_existing(self, group) -> None:
+        for f in INDEX_FIELDS:
+            self.index_ds[f] = group[f]
+        self.n_written = group["step"].shape[0]
+        if self.n_written:
+            self.last_step_written = int(group["step"][self.n_written - 1])
+        for ch in self.channels:
+            ch.attach_existing(group[f"layer{ch.layer}"], self.unit_ids(ch.layer))
+
+    def unit_ids(self, layer: int) -> np.ndarray:
+        u = self.rec.units[layer]
+        return np.arange(self.rec.layer_sizes[layer], dtype=np.int64) if u is None else u

@@ -1,0 +1,71 @@
+"""A small stand-in network that follows the observer protocol of docs/design.md.
+
+State at step t is a pure function of (seed, t), so a run resumed at any step reproduces the
+uninterrupted one exactly, and the expected recordings can be computed independently.
+"""
+
+import numpy as np
+
+from spikefa import rng
+
+
+class FakeNet:
+    backend = "numpy"
+
+    def __init__(self, sizes=(6, 20, 12, 10), streams=1, steps_per_image=5, seed=3, mode="spiking"):
+        self.sizes = list(sizes)
+        self.n_streams = streams
+        self.steps_per_image = steps_per_image
+        self.seed = seed
+        self.mode = mode
+        self.observers = []
+        self.step = 0
+        self._next = 0
+        self._state = self.state_at(0)
+        self.images_seen, self.image_index, self.label = self.image_at(0)
+
+    @property
+    def n_layers(self):
+        return len(self.sizes) - 1
+
+    def state_at(self, t):
+        """Every variable at step t: {(var, layer): (streams, n) float32}."""
+        out = {}
+        for layer, n in enumerate(self.sizes):
+            units = np.arange(n)
+            base = np.array([np.sin(0.1 * t + 0.7 * units + s) for s in range(self.n_streams)], dtype=np.float32)
+            if self.mode == "rate":
+                spikes = (0.5 + 0.5 * base).astype(np.float32)
+            else:
+                spikes = np.stack([rng.bernoulli(self.seed, t, rng.layer_key(layer, s), np.full(n, 0.3, np.float32))
+                                   for s in range(self.n_streams)])
+            out[("spikes", layer)] = spikes
+            if layer:
+                out[("V", layer)] = base
+                out[("U", layer)] = (0.5 * base + 0.01 * layer).astype(np.float32)
+                out[("mod", layer)] = np.tanh(out[("U", layer)]).astype(np.float32)
+        L = self.n_layers
+        out[("error", L)] = out[("U", L)]
+        return out
+
+    def image_at(self, t):
+        count = t // self.steps_per_image
+        return count, (7 * count + 1) % 50, (3 * count) % 10
+
+    def layer_state(self, var, layer):
+        return self._state[(var, layer)]
+
+    def run(self, n_steps, stop_at=None):
+        for _ in range(n_steps):
+            t = self._next
+            self._state = self.state_at(t)
+            self.images_seen, self.image_index, self.label = self.image_at(t)
+            self.step = t
+            for obs in list(self.observers):
+                obs.on_step(self)
+            self._next = t + 1
+            self.step = self._next
+
+    def resume_at(self, t):
+        self._next = self.step = t
+        self._state = self.state_at(max(t - 1, 0))
