@@ -78,7 +78,7 @@ class Recording:
 
     def flush(self) -> None:
         """Write every buffered row and make it durable (and visible to SWMR readers)."""
-        if self.failed or self.closed:
+        if self.failed or self.closed or not self.writers:
             return
         for w in self.writers:
             self._write(w.write_block)

@@ -1,0 +1,216 @@
+"""Storage format and reader round trip, RunFile integration, write failures, resume."""
+
+import json
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+import spikefa
+from spikefa.config import Model
+from spikefa.errors import OutputError
+from spikefa.record import Recorder, build_recorders, open_run
+from spikefa.runfile import RunFile
+
+from record_fakenet import FakeNet
+
+SIZES = [6, 20, 12, 10]
+
+
+def expected(net, steps, var, layer, units=None, stream=0):
+    rows = np.stack([net.state_at(t)[(var, layer)][stream] for t in steps])
+    return rows if units is None else rows[:, units]
+
+
+def record(path, recorders, n_steps, net=None, **kw):
+    net = net or FakeNet(SIZES)
+    with build_recorders(recorders, net, str(path), **kw):
+        net.run(n_steps)
+    return net
+
+
+def test_spikes_are_packed_bits_with_self_describing_attributes(tmp_path):
+    path = tmp_path / "run.h5"
+    net = record(path, [Recorder(name="r", layers="all", units="all")], 30, block_steps=8,
+                 model_params={"network": {"tau": 0.9}})
+    with h5py.File(path, "r") as h5:
+        g = h5["recordings"]
+        assert g.attrs["spikefa_version"] == spikefa.__version__
+        assert "time step" in g.attrs["step_meaning"]
+        assert json.loads(g.attrs["model_params"]) == {"network": {"tau": 0.9}}
+        ds = g["r/layer1/spikes"]
+        assert ds.dtype == np.uint8 and ds.shape == (30, (20 + 7) // 8)
+        assert ds.chunks is not None and ds.maxshape[0] is None and ds.compression == "gzip"
+        assert ds.attrs["encoding"] == "packbits" and ds.attrs["layer"] == 1
+        np.testing.assert_array_equal(ds.attrs["units"], np.arange(20))
+        bits = np.unpackbits(ds[()], axis=1, count=20)
+        np.testing.assert_array_equal(bits, expected(net, range(30), "spikes", 1))
+        np.testing.assert_array_equal(g["r/step"][()], np.arange(30))
+        assert g["r/step"].dtype == np.int64
+
+
+def test_reader_round_trip_every_variable(tmp_path):
+    path = tmp_path / "run.h5"
+    units = [1, 4, 9]
+    net = record(path, [Recorder(name="t", layers="all", units=units, every=3,
+                                 variables=["spikes", "V", "U", "mod", "error"])], 50, block_steps=4)
+    steps = np.arange(0, 50, 3)
+    with open_run(str(path)) as rec:
+        ix = rec.index()
+        np.testing.assert_array_equal(ix["step"], steps)
+        np.testing.assert_array_equal(ix["image_count"], steps // 5)
+        np.testing.assert_array_equal(ix["label"], [net.image_at(t)[2] for t in steps])
+        np.testing.assert_array_equal(ix["image"], [net.image_at(t)[1] for t in steps])
+        for layer in (1, 2, 3):
+            r = rec.raster(layer)
+            assert r.dtype == bool and r.shape == (len(steps), 3)
+            np.testing.assert_array_equal(r, expected(net, steps, "spikes", layer, units))
+            for var in ("V", "U", "mod"):
+                tr = rec.trace(var, layer)
+                assert tr.dtype == np.float32
+                np.testing.assert_array_equal(tr, expected(net, steps, var, layer, units))
+        np.testing.assert_array_equal(rec.trace("error", 3, units=[9, 1]),
+                                      expected(net, steps, "error", 3, [9, 1]))
+        np.testing.assert_array_equal(rec.trace("V", 2, window=(10, 22)),
+                                      expected(net, [12, 15, 18, 21], "V", 2, units))
+        with pytest.raises(spikefa.errors.ConfigError, match="not recorded"):
+            rec.trace("V", 2, units=[2])
+
+
+def test_event_lists_and_windows(tmp_path):
+    path = tmp_path / "run.h5"
+    net = record(path, [Recorder(name="ev", layers=[2], units=[0, 5, 11], spike_format="events",
+                                 windows=[[1, 3], [6, 7]])], 60, block_steps=3)
+    steps = np.r_[5:15, 30:35]
+    with open_run(str(path)) as rec:
+        np.testing.assert_array_equal(rec.index()["step"], steps)
+        want = expected(net, steps, "spikes", 2, [0, 5, 11]).astype(bool)
+        np.testing.assert_array_equal(rec.raster(2), want)
+        np.testing.assert_array_equal(rec.raster(2, window=1), want[10:])
+        assert rec.contents()["ev"]["windows"] == {"images 1-3": (1, 3), "images 6-7": (6, 7)}
+    with h5py.File(path, "r") as h5:
+        g = h5["recordings/ev/layer2/spikes"]
+        assert g.attrs["encoding"] == "events" and g["unit"].shape[0] == want.sum()
+        assert set(g["unit"][()]) <= {0, 5, 11}
+
+
+def test_named_windows_and_streams(tmp_path):
+    path = tmp_path / "run.h5"
+    net = FakeNet(SIZES, streams=3)
+    with build_recorders([Recorder(layers=[1], units=[2, 3], variables=["V"], stream=2, window_images=2,
+                                   windows=["early", "middle", "late"])], net, str(path), total_images=20):
+        net.run(100)
+    with open_run(str(path)) as rec:
+        np.testing.assert_array_equal(rec.index()["image_count"],
+                                      np.repeat([0, 1, 9, 10, 18, 19], 5))
+        np.testing.assert_array_equal(rec.trace("V", 1, window="middle"),
+                                      expected(net, range(45, 55), "V", 1, [2, 3], stream=2))
+
+
+def test_rate_mode_stores_rates_as_float(tmp_path):
+    path = tmp_path / "run.h5"
+    net = record(path, [Recorder(layers=[1], units=[0, 1])], 10, net=FakeNet(SIZES, mode="rate"))
+    with open_run(str(path)) as rec:
+        np.testing.assert_array_equal(rec.trace("spikes", 1), expected(net, range(10), "spikes", 1, [0, 1]))
+        with pytest.raises(spikefa.errors.ConfigError, match="rate mode"):
+            rec.raster(1)
+
+
+def test_runfile_holds_recordings_beside_metrics(tmp_path):
+    path = str(tmp_path / "run.h5")
+    model = Model(experiment="spiking", params={"seed": 0, "record": {}}, source="m.toml")
+    out = RunFile(path, model)
+    out.declare_metric("fa/test_error")
+    net = FakeNet(SIZES)
+    build_recorders([Recorder(layers=[3], units=[0])], net, out, block_steps=4)
+    net.run(10)
+    out.append("fa/test_error", 0.5)          # declared: written live
+    out.append("fa/examples_seen", 2)         # undeclared: held until SWMR ends
+    out.put("final", np.arange(3))
+    with open_run(path) as live:               # readable while open
+        assert len(live.index()["step"]) >= 8
+    out.set_summary(error=0.5)
+    out.set_status("finished")
+    out.close()
+    with h5py.File(path, "r") as h5:          # an ordinary file again
+        assert h5.attrs["status"] == "finished" and h5["summary"].attrs["error"] == 0.5
+        assert h5["metrics/fa/test_error"][()].tolist() == [0.5]
+        assert h5["metrics/fa/examples_seen"][()].tolist() == [2]
+        assert h5["results/final"][()].tolist() == [0, 1, 2]
+        assert h5["recordings/rec0/step"].shape == (10,)
+        assert json.loads(h5["recordings"].attrs["model_params"]) == model.params
+
+
+def test_failed_write_stops_with_output_error_and_keeps_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "run.h5"
+    net = FakeNet(SIZES)
+    rec = build_recorders([Recorder(layers=[1], variables=["V"])], net, str(path), block_steps=5)
+    net.run(12)
+    calls = {"n": 0}
+    real = h5py.Dataset.__setitem__
+
+    def failing(self, key, value):
+        calls["n"] += 1
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", failing)
+    with pytest.raises(OutputError, match=r"writing recordings failed.*No space left.*samples up to step 9"):
+        net.run(5)
+    monkeypatch.setattr(h5py.Dataset, "__setitem__", real)
+    net.run(5)                                  # a failed recording records no more
+    rec.close()
+    with open_run(str(path)) as r:
+        np.testing.assert_array_equal(r.index()["step"], np.arange(10))
+
+
+def test_resume_into_a_new_file_joins_without_gap_or_repeat(tmp_path):
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    recs = [Recorder(name="r", layers="all", units=[0, 3], variables=["spikes", "V"], every=2),
+            Recorder(name="e", layers=[2], spike_format="events")]
+    record(a, recs, 47, block_steps=4)        # the run died at step 46, its checkpoint was at step 30
+    net = FakeNet(SIZES)
+    net.resume_at(30)
+    with build_recorders(recs, net, b, resume_step=30, continues=a, block_steps=4):
+        net.run(40)
+    with open_run([b, a]) as rec:
+        np.testing.assert_array_equal(rec.index("r")["step"], np.arange(0, 70, 2))
+        np.testing.assert_array_equal(rec.index("e")["step"], np.arange(70))
+        np.testing.assert_array_equal(rec.trace("V", 3), expected(net, range(0, 70, 2), "V", 3, [0, 3]))
+        np.testing.assert_array_equal(rec.raster(2, recorder="e"), expected(net, range(70), "spikes", 2))
+        np.testing.assert_array_equal(rec.raster(2, recorder="e", window=(25, 35)),
+                                      expected(net, range(25, 35), "spikes", 2))
+    with h5py.File(b, "r") as h5:
+        assert h5["recordings"].attrs["first_step"] == 30 and h5["recordings"].attrs["continues"] == a
+
+
+def test_resume_into_the_same_file_trims_past_the_checkpoint(tmp_path):
+    a = str(tmp_path / "a.h5")
+    recs = [Recorder(name="r", layers=[1, 3], units=[0, 3], variables=["spikes", "mod"]),
+            Recorder(name="e", layers=[1], spike_format="events")]
+    record(a, recs, 47, block_steps=4)
+    net = FakeNet(SIZES)
+    net.resume_at(30)
+    with build_recorders(recs, net, a, resume_step=30, block_steps=4):
+        net.run(20)
+    with open_run(a) as rec:
+        np.testing.assert_array_equal(rec.index("r")["step"], np.arange(50))
+        np.testing.assert_array_equal(rec.trace("mod", 3), expected(net, range(50), "mod", 3, [0, 3]))
+        np.testing.assert_array_equal(rec.raster(1, recorder="e"), expected(net, range(50), "spikes", 1))
+    with pytest.raises(spikefa.errors.ConfigError, match="same recorder"):
+        build_recorders([Recorder(name="r", layers=[1, 3], units=[0, 4]), recs[1]], FakeNet(SIZES), a,
+                        resume_step=30)
+
+
+def test_flush_interval_bounds_unwritten_time(tmp_path):
+    path = str(tmp_path / "run.h5")
+    net = FakeNet(SIZES)
+    rec = build_recorders([Recorder(layers=[1])], net, path, block_steps=10_000, flush_interval_s=0.01)
+    net.run(3)
+    import time
+    time.sleep(0.02)
+    net.run(1)                                  # the clock has passed: this step flushes
+    with open_run(path) as r:
+        assert len(r.index()["step"]) == 4
+    rec.close()
+    assert os.path.getsize(path) > 0
