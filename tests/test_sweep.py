@@ -1,0 +1,194 @@
+"""Sweeps on Dask: seeds x values, the index, resume, failing tasks, a worker killed mid-task.
+
+One local 2-worker cluster (made by spikefa.sweep.dask_client, as `spikefa sweep` makes it) serves
+the whole module; the tasks are Figure 2's linear network at its --quick size with two rules.
+"""
+
+import json
+import os
+import signal
+import time
+
+import h5py
+import pytest
+
+from spikefa.cli import main as cli_main
+from spikefa.errors import ConfigError
+from spikefa.sweep import (dask_client, load_index, parse_grid, plan_sweep, run_sweeps, split_values,
+                           write_json_atomic)
+
+MODEL = os.path.join(os.path.dirname(__file__), "..", "models", "fig2_linear.toml")
+TWO_RULES = 'train.rules=["bp","fa"]'
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with dask_client(workers=2) as info:
+        yield info
+
+
+def _params(path):
+    with h5py.File(path, "r") as h5:
+        return json.loads(h5.attrs["params"]), h5.attrs["status"]
+
+
+# -- planning, without a cluster -------------------------------------------------------------------
+
+def test_values_split_at_top_level_commas_only():
+    assert split_values("0.01,0.1") == ["0.01", "0.1"]
+    assert split_values('[30,20,10],[30,20,10,10]') == ["[30,20,10]", "[30,20,10,10]"]
+    assert split_values('"a,b",c') == ['"a,b"', "c"]
+
+
+@pytest.mark.parametrize("items,fragment", [
+    (["train.eta.bp"], "expected KEY=V1,V2"),
+    (["train.eta.bp=0.1,"], "empty key or value"),
+    (["seed=1,2"], "--seeds"),
+    (["train.examples=1", "train.examples=2"], "given twice"),
+])
+def test_bad_set_is_a_config_error(items, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        parse_grid(items)
+
+
+def test_every_combination_is_validated_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match="train.examples"):
+        plan_sweep(MODEL, seeds=2, sets=["train.examples=10,-1"], out_dir=str(tmp_path), quick=True)
+
+
+def test_plan_names_tasks_by_varied_values_and_seed(tmp_path):
+    plan = plan_sweep(MODEL, seeds=2, first_seed=3, sets=["train.eta.fa=0.01,0.02", TWO_RULES],
+                      out_dir=str(tmp_path), quick=True)
+    assert [t.id for t in plan.tasks] == ["train.eta.fa=0.01,seed=3", "train.eta.fa=0.01,seed=4",
+                                          "train.eta.fa=0.02,seed=3", "train.eta.fa=0.02,seed=4"]
+    assert len({t.out for t in plan.tasks}) == 4
+    assert plan.tasks[3].params["train"]["eta"]["fa"] == 0.02 and plan.tasks[3].params["seed"] == 4
+    assert plan.tasks[0].params["train"]["rules"] == ["bp", "fa"]
+
+
+def test_index_is_replaced_whole(tmp_path):
+    path = str(tmp_path / "sweep.json")
+    write_json_atomic(path, {"tasks": [{"id": "a"}]})
+    write_json_atomic(path, {"tasks": [{"id": "b"}]})
+    assert load_index(path)["tasks"] == [{"id": "b"}]
+    assert os.listdir(tmp_path) == ["sweep.json"]
+
+
+# -- on the cluster -----------------------------------------------------------------------------------
+
+def test_workers_limit_numba_threads_to_their_share_of_the_cores(cluster):
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    seen = cluster.client.run(lambda: os.environ.get("NUMBA_NUM_THREADS"))
+    assert len(seen) == 2 and set(seen.values()) == {share}
+
+
+def test_sweep_of_two_seeds_by_two_values(cluster, tmp_path):
+    plan = plan_sweep(MODEL, seeds=2, sets=["train.eta.fa=0.01,0.005", TWO_RULES], out_dir=str(tmp_path),
+                      quick=True)
+    (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
+    index = load_index(os.path.join(tmp_path, "sweep.json"))
+    assert index["counts"] == {"pending": 0, "running": 0, "finished": 4, "failed": 0}
+    for task in index["tasks"]:
+        params, status = _params(os.path.join(tmp_path, task["out"]))
+        assert status == "finished" and task["attempts"] == 1 and task["worker"].startswith("tcp://")
+        assert params["seed"] == task["seed"]
+        assert params["train"]["eta"]["fa"] == float(task["settings"]["train.eta.fa"])
+        assert [row["arm"] for row in task["summary"]] == ["bp", "fa"]
+    summary = json.load(open(tmp_path / "summary.json"))
+    groups = {(g["settings"]["train.eta.fa"], g["labels"]["arm"]): g for g in summary["groups"]}
+    assert set(groups) == {(eta, arm) for eta in ("0.01", "0.005") for arm in ("bp", "fa")}
+    fa = groups[("0.005", "fa")]["metrics"]["final_nse"]
+    runs = [t["summary"][1]["final_nse"] for t in index["tasks"] if t["settings"]["train.eta.fa"] == "0.005"]
+    assert fa["n"] == 2 and fa["mean"] == pytest.approx(sum(runs) / 2)
+    # bp does not depend on fa's learning rate: same seed, same numbers
+    assert groups[("0.01", "bp")]["metrics"]["final_nse"]["values"] == \
+        groups[("0.005", "bp")]["metrics"]["final_nse"]["values"]
+    text = (tmp_path / "summary.txt").read_text()
+    assert "4 finished, 0 failed of 4 tasks" in text and "final_nse" in text
+    assert outcome.skipped == 0 and outcome.task_seconds > 0
+
+
+def test_rerun_after_interruption_skips_finished_tasks(cluster, tmp_path):
+    sets = [TWO_RULES, "train.eta.fa=0.01,0.005"]
+
+    def stop_after_first(plan, task, event):
+        if event == "finished":
+            raise KeyboardInterrupt
+
+    plan = plan_sweep(MODEL, seeds=2, sets=sets, out_dir=str(tmp_path), quick=True)
+    with pytest.raises(KeyboardInterrupt):
+        run_sweeps([plan], client_info=cluster, show_progress=False, echo=False, on_event=stop_after_first)
+    index = load_index(os.path.join(tmp_path, "sweep.json"))
+    done = {t["id"]: os.path.getmtime(os.path.join(tmp_path, t["out"]))
+            for t in index["tasks"] if t["status"] == "finished"}
+    assert len(done) == 1 and index["counts"]["running"] == 0 and index["counts"]["pending"] == 3
+    # on a shared cluster, Ctrl-C cannot stop a task already running: let it end before rerunning
+    while any(cluster.client.processing().values()):
+        time.sleep(0.05)
+
+    ran = []
+    plan = plan_sweep(MODEL, seeds=2, sets=sets, out_dir=str(tmp_path), quick=True)
+    (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False,
+                            on_event=lambda p, t, e: ran.append(t.id) if e == "running" else None)
+    assert plan.counts()["finished"] == 4
+    assert outcome.skipped >= 1 and not set(done) & set(ran)
+    for task in plan.tasks:
+        if task.id in done:
+            assert os.path.getmtime(os.path.join(tmp_path, task.out)) == done[task.id]
+
+
+def test_changed_parameters_rerun_a_finished_task(cluster, tmp_path):
+    plan = plan_sweep(MODEL, seeds=1, sets=[TWO_RULES], out_dir=str(tmp_path), quick=True)
+    run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
+    # same task id (train.examples is not varied), different parameters: must not be skipped
+    plan = plan_sweep(MODEL, seeds=1, sets=[TWO_RULES, "train.examples=100"], out_dir=str(tmp_path), quick=True)
+    (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
+    assert outcome.skipped == 0
+    params, status = _params(os.path.join(tmp_path, plan.tasks[0].out))
+    assert status == "finished" and params["train"]["examples"] == 100
+
+
+def test_failing_task_is_reported_and_the_others_finish(cluster, tmp_path):
+    plan = plan_sweep(MODEL, seeds=2, sets=['train.rules=["bp"]', "train.eta.bp=0.01,1000"],
+                      out_dir=str(tmp_path), quick=True)
+    (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
+    index = load_index(os.path.join(tmp_path, "sweep.json"))
+    assert index["counts"]["finished"] == 2 and index["counts"]["failed"] == 2
+    for task in index["tasks"]:
+        if task["settings"]["train.eta.bp"] == "1000":
+            assert task["status"] == "failed" and "diverged" in task["error"]
+        else:
+            assert task["status"] == "finished" and task["error"] == ""
+    assert "2 finished, 2 failed of 4 tasks" in outcome.summary_text
+
+
+def test_killed_worker_has_its_task_rerun_elsewhere(cluster, tmp_path):
+    pids = cluster.client.run(os.getpid)
+    killed = []
+
+    def kill_first_worker(plan, task, event):
+        if event == "running" and not killed:
+            killed.append(task.id)
+            os.kill(pids[task.worker], signal.SIGKILL)
+
+    # full size (2000 examples): long enough to be killed mid-run
+    plan = plan_sweep(MODEL, seeds=2, sets=[TWO_RULES], out_dir=str(tmp_path))
+    (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False,
+                            on_event=kill_first_worker)
+    assert plan.counts()["finished"] == 2
+    victim = next(t for t in plan.tasks if t.id == killed[0])
+    assert victim.attempts == 2
+    params, status = _params(os.path.join(tmp_path, victim.out))
+    assert status == "finished" and params["seed"] == victim.seed
+    cluster.client.wait_for_workers(2, timeout=30)     # the nanny restarted the killed worker
+
+
+def test_cli_on_an_existing_scheduler_exits_1_when_a_task_fails(cluster, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    argv = ["sweep", MODEL, "--quick", "--seeds", "1", "--set", 'train.rules=["bp"]',
+            "--set", "train.eta.bp=0.01,1000", "--out", str(out), "--no-progress",
+            "--scheduler", cluster.client.scheduler.address]
+    assert cli_main(argv) == 1
+    text = capsys.readouterr()
+    assert "1 finished, 1 failed of 2 tasks" in text.out and "failed train.eta.bp=1000,seed=0" in text.err
+    assert sorted(os.listdir(out)) == ["runs", "summary.json", "summary.txt", "sweep.json"]
