@@ -211,10 +211,16 @@ class RunFile:
 
     def _write_deferred(self, deferred):
         """Reopen the file outside SWMR mode and write what SWMR mode could not."""
-        try:
-            h5 = h5py.File(self.path, "r+", libver="latest")
-        except OSError as exc:
-            print(f"spikefa: {self.path}: could not reopen to write final status and results ({exc}); "
+        h5 = None
+        # the second try: a live reader (SWMR) still holds the file's lock; these few writes go ahead
+        for locking in (None, False):
+            try:
+                h5 = h5py.File(self.path, "r+", libver="latest", locking=locking)
+                break
+            except OSError as exc:
+                failure = exc
+        if h5 is None:
+            print(f"spikefa: {self.path}: could not reopen to write final status and results ({failure}); "
                   f"recordings and declared metrics are kept", file=sys.stderr)
             return
         try:

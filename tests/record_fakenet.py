@@ -20,7 +20,6 @@ class FakeNet:
         self.mode = mode
         self.observers = []
         self.step = 0
-        self._next = 0
         self._state = self.state_at(0)
         self.images_seen, self.image_index, self.label = self.image_at(0)
 
@@ -29,7 +28,7 @@ class FakeNet:
         return len(self.sizes) - 1
 
     def state_at(self, t):
-        """Every variable at step t: {(var, layer): (streams, n) float32}."""
+        """Every variable when observers see step t: {(var, layer): (streams, n) float32}."""
         out = {}
         for layer, n in enumerate(self.sizes):
             units = np.arange(n)
@@ -48,24 +47,25 @@ class FakeNet:
         out[("error", L)] = out[("U", L)]
         return out
 
-    def image_at(self, t):
-        count = t // self.steps_per_image
+    def image_at(self, k):
+        """(images_seen, image_index, label) while observers see step k (steps completed, from 1)."""
+        count = max(k - 1, 0) // self.steps_per_image
         return count, (7 * count + 1) % 50, (3 * count) % 10
 
-    def layer_state(self, var, layer):
-        return self._state[(var, layer)]
+    def layer_state(self, var, layer, stream=0):
+        arr = self._state[(var, layer)]
+        return arr if stream is None else arr[stream]
 
-    def run(self, n_steps, stop_at=None):
+    def run(self, n_steps):
+        """Like SpikingNetwork.train: the counter advances, then the observers see the new state."""
         for _ in range(n_steps):
-            t = self._next
-            self._state = self.state_at(t)
-            self.images_seen, self.image_index, self.label = self.image_at(t)
-            self.step = t
+            self.step += 1
+            self._state = self.state_at(self.step)
+            self.images_seen, self.image_index, self.label = self.image_at(self.step)
             for obs in list(self.observers):
                 obs.on_step(self)
-            self._next = t + 1
-            self.step = self._next
 
-    def resume_at(self, t):
-        self._next = self.step = t
-        self._state = self.state_at(max(t - 1, 0))
+    def resume_at(self, step):
+        """The state a checkpoint taken after ``step`` steps restores."""
+        self.step = step
+        self._state = self.state_at(step)

@@ -45,8 +45,8 @@ def test_spikes_are_packed_bits_with_self_describing_attributes(tmp_path):
         assert ds.attrs["encoding"] == "packbits" and ds.attrs["layer"] == 1
         np.testing.assert_array_equal(ds.attrs["units"], np.arange(20))
         bits = np.unpackbits(ds[()], axis=1, count=20)
-        np.testing.assert_array_equal(bits, expected(net, range(30), "spikes", 1))
-        np.testing.assert_array_equal(g["r/step"][()], np.arange(30))
+        np.testing.assert_array_equal(bits, expected(net, range(1, 31), "spikes", 1))
+        np.testing.assert_array_equal(g["r/step"][()], np.arange(1, 31))
         assert g["r/step"].dtype == np.int64
 
 
@@ -55,11 +55,11 @@ def test_reader_round_trip_every_variable(tmp_path):
     units = [1, 4, 9]
     net = record(path, [Recorder(name="t", layers="all", units=units, every=3,
                                  variables=["spikes", "V", "U", "mod", "error"])], 50, block_steps=4)
-    steps = np.arange(0, 50, 3)
+    steps = np.arange(3, 51, 3)
     with open_run(str(path)) as rec:
         ix = rec.index()
         np.testing.assert_array_equal(ix["step"], steps)
-        np.testing.assert_array_equal(ix["image_count"], steps // 5)
+        np.testing.assert_array_equal(ix["image_count"], (steps - 1) // 5)
         np.testing.assert_array_equal(ix["label"], [net.image_at(t)[2] for t in steps])
         np.testing.assert_array_equal(ix["image"], [net.image_at(t)[1] for t in steps])
         for layer in (1, 2, 3):
@@ -82,7 +82,7 @@ def test_event_lists_and_windows(tmp_path):
     path = tmp_path / "run.h5"
     net = record(path, [Recorder(name="ev", layers=[2], units=[0, 5, 11], spike_format="events",
                                  windows=[[1, 3], [6, 7]])], 60, block_steps=3)
-    steps = np.r_[5:15, 30:35]
+    steps = np.r_[6:16, 31:36]
     with open_run(str(path)) as rec:
         np.testing.assert_array_equal(rec.index()["step"], steps)
         want = expected(net, steps, "spikes", 2, [0, 5, 11]).astype(bool)
@@ -105,14 +105,14 @@ def test_named_windows_and_streams(tmp_path):
         np.testing.assert_array_equal(rec.index()["image_count"],
                                       np.repeat([0, 1, 9, 10, 18, 19], 5))
         np.testing.assert_array_equal(rec.trace("V", 1, window="middle"),
-                                      expected(net, range(45, 55), "V", 1, [2, 3], stream=2))
+                                      expected(net, range(46, 56), "V", 1, [2, 3], stream=2))
 
 
 def test_rate_mode_stores_rates_as_float(tmp_path):
     path = tmp_path / "run.h5"
     net = record(path, [Recorder(layers=[1], units=[0, 1])], 10, net=FakeNet(SIZES, mode="rate"))
     with open_run(str(path)) as rec:
-        np.testing.assert_array_equal(rec.trace("spikes", 1), expected(net, range(10), "spikes", 1, [0, 1]))
+        np.testing.assert_array_equal(rec.trace("spikes", 1), expected(net, range(1, 11), "spikes", 1, [0, 1]))
         with pytest.raises(spikefa.errors.ConfigError, match="rate mode"):
             rec.raster(1)
 
@@ -155,33 +155,33 @@ def test_failed_write_stops_with_output_error_and_keeps_the_file(tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(h5py.Dataset, "__setitem__", failing)
-    with pytest.raises(OutputError, match=r"writing recordings failed.*No space left.*samples up to step 9"):
+    with pytest.raises(OutputError, match=r"writing recordings failed.*No space left.*samples up to step 10"):
         net.run(5)
     monkeypatch.setattr(h5py.Dataset, "__setitem__", real)
     net.run(5)                                  # a failed recording records no more
     rec.close()
     with open_run(str(path)) as r:
-        np.testing.assert_array_equal(r.index()["step"], np.arange(10))
+        np.testing.assert_array_equal(r.index()["step"], np.arange(1, 11))
 
 
 def test_resume_into_a_new_file_joins_without_gap_or_repeat(tmp_path):
     a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
     recs = [Recorder(name="r", layers="all", units=[0, 3], variables=["spikes", "V"], every=2),
             Recorder(name="e", layers=[2], spike_format="events")]
-    record(a, recs, 47, block_steps=4)        # the run died at step 46, its checkpoint was at step 30
+    record(a, recs, 47, block_steps=4)        # the run died after step 47; its checkpoint after step 30
     net = FakeNet(SIZES)
     net.resume_at(30)
-    with build_recorders(recs, net, b, resume_step=30, continues=a, block_steps=4):
+    with build_recorders(recs, net, b, resume_step=True, continues=a, block_steps=4):
         net.run(40)
     with open_run([b, a]) as rec:
-        np.testing.assert_array_equal(rec.index("r")["step"], np.arange(0, 70, 2))
-        np.testing.assert_array_equal(rec.index("e")["step"], np.arange(70))
-        np.testing.assert_array_equal(rec.trace("V", 3), expected(net, range(0, 70, 2), "V", 3, [0, 3]))
-        np.testing.assert_array_equal(rec.raster(2, recorder="e"), expected(net, range(70), "spikes", 2))
+        np.testing.assert_array_equal(rec.index("r")["step"], np.arange(2, 71, 2))
+        np.testing.assert_array_equal(rec.index("e")["step"], np.arange(1, 71))
+        np.testing.assert_array_equal(rec.trace("V", 3), expected(net, range(2, 71, 2), "V", 3, [0, 3]))
+        np.testing.assert_array_equal(rec.raster(2, recorder="e"), expected(net, range(1, 71), "spikes", 2))
         np.testing.assert_array_equal(rec.raster(2, recorder="e", window=(25, 35)),
                                       expected(net, range(25, 35), "spikes", 2))
     with h5py.File(b, "r") as h5:
-        assert h5["recordings"].attrs["first_step"] == 30 and h5["recordings"].attrs["continues"] == a
+        assert h5["recordings"].attrs["first_step"] == 31 and h5["recordings"].attrs["continues"] == a
 
 
 def test_resume_into_the_same_file_trims_past_the_checkpoint(tmp_path):
@@ -191,12 +191,12 @@ def test_resume_into_the_same_file_trims_past_the_checkpoint(tmp_path):
     record(a, recs, 47, block_steps=4)
     net = FakeNet(SIZES)
     net.resume_at(30)
-    with build_recorders(recs, net, a, resume_step=30, block_steps=4):
+    with build_recorders(recs, net, a, resume_step=31, block_steps=4):
         net.run(20)
     with open_run(a) as rec:
-        np.testing.assert_array_equal(rec.index("r")["step"], np.arange(50))
-        np.testing.assert_array_equal(rec.trace("mod", 3), expected(net, range(50), "mod", 3, [0, 3]))
-        np.testing.assert_array_equal(rec.raster(1, recorder="e"), expected(net, range(50), "spikes", 1))
+        np.testing.assert_array_equal(rec.index("r")["step"], np.arange(1, 51))
+        np.testing.assert_array_equal(rec.trace("mod", 3), expected(net, range(1, 51), "mod", 3, [0, 3]))
+        np.testing.assert_array_equal(rec.raster(1, recorder="e"), expected(net, range(1, 51), "spikes", 1))
     with pytest.raises(spikefa.errors.ConfigError, match="same recorder"):
         build_recorders([Recorder(name="r", layers=[1, 3], units=[0, 4]), recs[1]], FakeNet(SIZES), a,
                         resume_step=30)

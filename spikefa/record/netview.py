@@ -22,20 +22,45 @@ def layer_sizes(net) -> list[int]:
     raise ConfigError("cannot record this network: it has no 'sizes' (units per layer, input first)")
 
 
+def _param(net, name, default=None):
+    value = getattr(net, name, None)
+    if value is None:
+        value = getattr(getattr(net, "params", None), name, None)
+    return default if value is None else value
+
+
 def n_streams(net) -> int:
-    return int(getattr(net, "n_streams", getattr(net, "streams", 1)) or 1)
+    return int(_param(net, "n_streams", None) or _param(net, "streams", 1))
 
 
 def backend(net) -> str:
-    return str(getattr(net, "backend", "numpy"))
+    """'numpy', 'cpu' or 'cuda'."""
+    b = _param(net, "backend", "numpy")
+    return str(getattr(b, "name", b))
 
 
 def mode(net) -> str:
     """'spiking' or 'rate' (every Bernoulli sample replaced by its probability)."""
-    m = getattr(net, "mode", None)
-    if m is None:
-        m = "rate" if getattr(net, "rate", False) else "spiking"
-    return str(m)
+    return str(_param(net, "mode", "spiking"))
+
+
+def next_observed_step(net) -> int:
+    """The ``net.step`` observers will see at the next step: it counts steps completed."""
+    return int(net.step) + 1
+
+
+def state_reader(net, var: str, layer: int, stream: int):
+    """A function returning the live array of (var, layer) for ``stream`` (1-D when the network
+    selects the stream itself, else with the streams on the first axis); and whether it has a stream axis."""
+    try:
+        probe = net.layer_state(var, layer, stream=stream)
+    except TypeError:           # a network whose layer_state takes no stream
+        probe = net.layer_state(var, layer)
+        return (lambda: net.layer_state(var, layer)), probe, len(probe.shape) == 2
+
+    def read():
+        return net.layer_state(var, layer, stream=stream)
+    return read, probe, False
 
 
 def is_device_array(a) -> bool:

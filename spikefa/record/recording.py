@@ -26,8 +26,9 @@ from .files import open_for_resume
 from .writer import CudaChannel, HostChannel, RecorderWriter
 
 LAYOUT_VERSION = 1
-STEP_MEANING = ("one time step of the network; net.step as observers see it after the step. Each image is "
-                "shown for several consecutive steps (see the model parameters)")
+STEP_MEANING = ("one time step of the network; a sample's step is net.step when it was taken: the training "
+                "steps completed, counting this one (the first step of a run is 1). Each image is shown "
+                "for steps_train consecutive steps (see the model parameters)")
 
 
 class Recording:
@@ -137,13 +138,19 @@ def build_recorders(record_params, net, out, *, model_params: dict | None = None
     out            a RunFile, an open h5py.File, or a path (created, or continued when resuming).
     total_images   images the run presents (places the named windows early/middle/late).
     resume_step    when continuing after a checkpoint: the first step the resumed network will
-                   record; samples at this step and later already in the file are removed, and
-                   a new file records from here (the reader joins the files).
+                   report (the checkpoint's step + 1, as observers see steps completed; give
+                   ``resume_step=True`` to take it from ``net``); samples at this step and later
+                   already in the file are removed, and a new file records from here (the
+                   reader joins the files).
     continues      the file this one continues (stored as an attribute for the reader).
     Raises ConfigError before anything is written when a declaration does not fit the network.
     With no recorders declared, nothing is written and the file is left as it is.
     """
     recorders, options = _recorders_from(record_params, source)
+    if resume_step is True:
+        resume_step = netview.next_observed_step(net)
+    elif resume_step is False:
+        resume_step = None
     if flush_interval_s is not None:
         options["flush_interval_s"] = float(flush_interval_s)
     if block_steps is not None:
@@ -179,7 +186,7 @@ def build_recorders(record_params, net, out, *, model_params: dict | None = None
                                   f"resume_step to continue them")
             _continue_existing(h5["recordings"], writers, resume_step, path)
         else:
-            first = int(net.step) if resume_step is None else int(resume_step)
+            first = netview.next_observed_step(net) if resume_step is None else int(resume_step)
             _create_layout(h5, writers, resolved, net, rate_mode, options, model_params, first, continues)
         h5.flush()
         if start_swmr:
@@ -216,28 +223,25 @@ def _create_file(path: str):
 
 
 def _channels(rec, net, block: int) -> list:
-    streams = netview.n_streams(net)
+    on_device = netview.backend(net) == "cuda"
     channels = []
     for layer in rec.layers:
         for var in rec.variables[layer]:
             try:
-                probe = net.layer_state(var, layer)
+                read, probe, stream_axis = netview.state_reader(net, var, layer, rec.stream)
             except (KeyError, IndexError, ValueError) as exc:
                 raise ConfigError(f"record: recorder {rec.name!r}: the network has no {var!r} in layer {layer} "
                                   f"({exc}); remove it from the recorder") from None
-            stream_axis = len(probe.shape) == 2
             n = probe.shape[-1]
             if n != rec.layer_sizes[layer]:
                 raise ConfigError(f"record: recorder {rec.name!r}: layer {layer} {var!r} has {n} units, "
                                   f"expected {rec.layer_sizes[layer]}")
-            if stream_axis and probe.shape[0] != streams:
-                streams = probe.shape[0]
-                if rec.stream >= streams:
-                    raise ConfigError(f"record: recorder {rec.name!r}: stream {rec.stream} out of range; this "
-                                      f"run has {streams} stream(s)")
-            cls = CudaChannel if netview.is_device_array(probe) else HostChannel
-            dtype = np.dtype(probe.dtype)
-            channels.append(cls(layer, var, rec.units[layer], n, block, dtype, rec.stream if stream_axis else None))
+            if stream_axis and rec.stream >= probe.shape[0]:
+                raise ConfigError(f"record: recorder {rec.name!r}: stream {rec.stream} out of range; this "
+                                  f"run has {probe.shape[0]} stream(s)")
+            cls = CudaChannel if on_device or netview.is_device_array(probe) else HostChannel
+            channels.append(cls(layer, var, rec.units[layer], n, block, np.dtype(probe.dtype),
+                                rec.stream if stream_axis else None, read))
     return channels
 
 

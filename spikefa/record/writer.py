@@ -19,11 +19,11 @@ from .declare import VARIABLE_MEANING
 F32 = np.float32
 INDEX_FIELDS = ("step", "image", "label", "image_count")
 INDEX_MEANING = {
-    "step": "global time step of the network (net.step after the step)",
+    "step": "training steps completed when the sample was taken, counting this one (net.step)",
     "image": "index in the data set of the image shown at this step (net.image_index)",
     "label": "class label of that image (net.label)",
-    "image_count": "images presented in this run before and including this one, minus one "
-                   "(what recorder windows count)",
+    "image_count": "images taken from the data stream before the current one (net.images_seen); "
+                   "what recorder windows count",
 }
 COMPRESSION = {"compression": "gzip", "compression_opts": 1}
 CHUNK_BYTES = 1 << 18
@@ -43,8 +43,10 @@ def _append_rows(ds, n: int, rows: np.ndarray) -> None:
 class HostChannel:
     """One (layer, variable) of a recorder, gathered on the host."""
 
-    def __init__(self, layer: int, var: str, units, layer_size: int, block: int, dtype, stream: int | None):
+    def __init__(self, layer: int, var: str, units, layer_size: int, block: int, dtype, stream: int | None,
+                 read):
         self.layer, self.var = layer, var
+        self.read = read            # returns the live array of this (layer, var)
         self.units = None if units is None else np.asarray(units, dtype=np.intp)
         self.n_units = layer_size if units is None else len(units)
         self.stream = stream
@@ -133,8 +135,8 @@ class HostChannel:
 class CudaChannel(HostChannel):
     """Gathers on the device into a device block; the block is copied back when written."""
 
-    def __init__(self, layer, var, units, layer_size, block, dtype, stream):
-        super().__init__(layer, var, units, layer_size, block, dtype, stream)
+    def __init__(self, layer, var, units, layer_size, block, dtype, stream, read):
+        super().__init__(layer, var, units, layer_size, block, dtype, stream, read)
         from numba import cuda
         from .cuda_gather import gather_kernel, copy_kernel
 
@@ -149,6 +151,8 @@ class CudaChannel(HostChannel):
     def gather(self, src, row: int) -> None:
         if self.stream is not None:
             src = src[self.stream]
+        if isinstance(src, np.ndarray):     # outside training the network's state is on the host
+            src = self._cuda.to_device(src)
         if self.units is None:
             self._copy(src, self.dbuf, row)
         else:
@@ -190,7 +194,7 @@ class RecorderWriter:
         """Copy this step into the next row; True when the block is full."""
         row = self.rows
         for ch in self.channels:
-            ch.gather(net.layer_state(ch.var, ch.layer), row)
+            ch.gather(ch.read(), row)
         ix = self.index
         ix["step"][row] = step
         ix["image"][row] = net.image_index

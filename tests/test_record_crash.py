@@ -1,0 +1,114 @@
+"""Real subprocesses: read a run live, kill it (SIGKILL), interrupt it (SIGINT)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from spikefa.record import Recorder, build_recorders, open_run, recover
+
+from record_fakenet import FakeNet
+from record_worker import SIZES
+
+WORKER = os.path.join(os.path.dirname(__file__), "record_worker.py")
+
+
+def start(path, flush_s=0.05):
+    proc = subprocess.Popen([sys.executable, WORKER, str(path), str(flush_s)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "started", proc.stderr.read()
+    return proc
+
+
+def read_flushes(proc, n):
+    last = None
+    for _ in range(n):
+        line = proc.stdout.readline().split()
+        assert line and line[0] == "flushed", line
+        last = int(line[1])
+    return last
+
+
+def check_samples(rec, at_least):
+    """Every sample from step 1 on, none missing, each equal to what the network had."""
+    steps = rec.index("r")["step"]
+    assert len(steps) >= at_least and np.array_equal(steps, np.arange(1, len(steps) + 1))
+    net = FakeNet(SIZES)
+    want_v = np.stack([net.state_at(t)[("V", 2)][0][[0, 2, 5]] for t in steps])
+    np.testing.assert_array_equal(rec.trace("V", 2), want_v)
+    ev = rec.raster(1, recorder="e")
+    assert ev.shape[0] == rec.index("e")["step"].shape[0]
+    np.testing.assert_array_equal(ev[:len(steps)], np.stack([net.state_at(t)[("spikes", 1)][0] for t in steps]))
+    return len(steps)
+
+
+@pytest.fixture
+def worker(tmp_path):
+    procs = []
+
+    def make(flush_s=0.05):
+        procs.append(start(tmp_path / "run.h5", flush_s))
+        return procs[-1]
+    yield make
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        p.stdout.close()
+        p.stderr.close()
+
+
+def test_live_read_then_sigint_closes_cleanly(tmp_path, worker):
+    path = str(tmp_path / "run.h5")
+    proc = worker()
+    read_flushes(proc, 1)
+    with open_run(path) as rec:
+        seen = [check_samples(rec, 1)]
+        deadline = time.monotonic() + 20
+        while len(seen) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            rec.refresh()
+            n = check_samples(rec, seen[-1])
+            if n > seen[-1]:
+                seen.append(n)
+        assert len(seen) == 4, "a live reader saw no new data"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert f"kept in {path}" in err, err
+    with h5py.File(path, "r") as h5:          # closed: an ordinary HDF5 file
+        assert h5.attrs["status"] == "interrupted", err
+        assert h5["metrics/fa/test_error"].shape[0] >= 1
+    with open_run(path) as rec:
+        assert check_samples(rec, seen[-1]) >= seen[-1]
+
+
+def test_sigkill_keeps_every_sample_up_to_the_last_flush(tmp_path, worker):
+    path = str(tmp_path / "run.h5")
+    proc = worker()
+    flushed = read_flushes(proc, 3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=20)
+    with h5py.File(path, "r", swmr=True) as h5:
+        assert h5["recordings/r/step"].shape[0] >= flushed
+    with open_run(path) as rec:
+        n = check_samples(rec, flushed)
+    assert recover(path)                        # now an ordinary file
+    with h5py.File(path, "r") as h5:
+        assert h5.attrs["status"] == "killed"
+    with open_run(path) as rec:
+        assert check_samples(rec, flushed) == n
+
+    # resume from a checkpoint taken after step 7 into the same file: no gap, no repeat
+    net = FakeNet(SIZES)
+    net.resume_at(7)
+    from record_worker import RECORDERS
+    with build_recorders(RECORDERS, net, path, resume_step=True):
+        net.run(30)
+    with open_run(path) as rec:
+        assert check_samples(rec, 37) == 37
