@@ -214,3 +214,49 @@ def test_flush_interval_bounds_unwritten_time(tmp_path):
         assert len(r.index()["step"]) == 4
     rec.close()
     assert os.path.getsize(path) > 0
+
+
+CUDA_FAKE = r"""
+import sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+from numba import cuda
+from record_fakenet import FakeNet
+from spikefa.record import Recorder, build_recorders, open_run
+
+class DeviceNet(FakeNet):
+    backend = "cuda"
+    def run(self, n):
+        for _ in range(n):
+            self.step += 1
+            self._state = {{k: cuda.to_device(v) for k, v in self.state_at(self.step).items()}}
+            self.images_seen, self.image_index, self.label = self.image_at(self.step)
+            for obs in list(self.observers):
+                obs.on_step(self)
+
+recs = [Recorder(name="a", layers="all", units="all", variables=["spikes", "V", "error"]),
+        Recorder(name="b", layers=[2], units=[1, 7], variables=["mod", "spikes"], spike_format="events", every=2)]
+for cls, name in ((FakeNet, "host"), (DeviceNet, "device")):
+    net = cls([6, 20, 12, 10], streams=2)
+    with build_recorders(recs, net, {tmp!r} + "/" + name + ".h5", block_steps=5):
+        net.run(12)
+with open_run({tmp!r} + "/host.h5") as h, open_run({tmp!r} + "/device.h5") as d:
+    assert d.attrs["backend"] == "cuda"
+    for layer in (1, 2, 3):
+        assert np.array_equal(h.raster(layer, recorder="a"), d.raster(layer, recorder="a"))
+        assert np.array_equal(h.trace("V", layer, recorder="a"), d.trace("V", layer, recorder="a"))
+    assert np.array_equal(h.trace("error", 3), d.trace("error", 3))
+    assert np.array_equal(h.raster(2, recorder="b"), d.raster(2, recorder="b"))
+    assert np.array_equal(h.trace("mod", 2, recorder="b"), d.trace("mod", 2, recorder="b"))
+    assert len(d.index("a")["step"]) == 12
+print("same")
+"""
+
+
+def test_device_arrays_are_gathered_on_the_device_and_match_host(tmp_path):
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    script = CUDA_FAKE.format(tests=os.path.dirname(__file__), tmp=str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip().endswith("same"), res.stderr[-3000:]

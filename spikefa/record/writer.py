@@ -143,7 +143,7 @@ class CudaChannel(HostChannel):
         self._cuda = cuda
         self.dbuf = cuda.device_array((block, self.n_units), dtype=dtype)
         self.dunits = None if self.units is None else cuda.to_device(self.units.astype(np.int64))
-        self._threads = 128
+        self._threads = min(128, 32 * ((self.n_units + 31) // 32))
         self._blocks = (self.n_units + self._threads - 1) // self._threads
         self._gather = gather_kernel[self._blocks, self._threads]
         self._copy = copy_kernel[self._blocks, self._threads]
