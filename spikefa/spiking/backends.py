@@ -1,0 +1,113 @@
+"""The numpy and cpu backends behind one small interface; cuda lives in cuda.py (imported on demand).
+
+A backend runs a block of steps on a StreamState (``run``), finds NaN/inf in the state
+(``nonfinite``), and for cuda moves the network's arrays between host and device
+(``to_device``/``to_host``; no-ops here, where the host arrays are the state).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import reference
+from .params import SpikingParams
+from .state import F32, StreamState, Weights
+
+
+class NumpyBackend:
+    """The reference: readable numpy, one step at a time."""
+
+    name = "numpy"
+
+    def __init__(self, params: SpikingParams, weights: Weights):
+        self.params = params
+        self.weights = weights
+
+    def to_device(self, state: StreamState):
+        return state
+
+    def to_host(self, state: StreamState, device_state) -> None:
+        pass
+
+    def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose):
+        reference.run_steps(self.params, self.weights, state, X, order, labels, counts, seq0, n_steps,
+                            steps_per_image, t0, learn, purpose)
+
+    def nonfinite(self, state) -> tuple[str, int] | None:
+        """(variable, layer l = 1..L) of the first NaN/inf in V or U, or None."""
+        for var, group in (("V", state.V), ("U", state.U)):
+            for h, a in enumerate(group):
+                if not np.isfinite(a).all():
+                    return var, h + 1
+        return None
+
+    def weights_nonfinite(self) -> int | None:
+        for h, WT in enumerate(self.weights.WT):
+            if not (np.isfinite(WT).all() and np.isfinite(self.weights.b[h]).all()):
+                return h + 1
+        return None
+
+
+class CpuBackend(NumpyBackend):
+    """Numba-compiled kernels (cpu.py) on the host arrays."""
+
+    name = "cpu"
+
+    def __init__(self, params: SpikingParams, weights: Weights):
+        super().__init__(params, weights)
+        from . import cpu  # compiles (or loads from cache) on first use only
+
+        self.kernels = cpu
+        p, w, L = params, weights, params.n_layers
+        dummy = np.zeros((1, 1), dtype=F32)
+        hidden_B = [B for B in w.B if B is not None]
+        self.B = tuple(hidden_B) if hidden_B else (dummy,)
+        self.use_mask = any(m is not None for m in w.maskT)
+        self.maskT = tuple(w.maskT) if self.use_mask else (np.zeros((1, 1), dtype=bool),) * L
+        self.options = dict(seed=int(p.seed), rate=p.mode == "rate", tau=F32(p.tau), eta=F32(p.eta),
+                            gamma=F32(p.gamma), phi_kind=cpu.PHI_CODES[p.phi],
+                            fb_kind=cpu.FEEDBACK_CODES[p.feedback], g=int(p.units_per_class))
+
+    def threads_for(self, streams: int) -> int:
+        import numba
+
+        wanted = self.params.threads or (1 if streams == 1 else numba.config.NUMBA_NUM_THREADS)
+        return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+
+    def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose):
+        import numba
+
+        o, w = self.options, self.weights
+        numba.set_num_threads(self.threads_for(state.streams))
+        self.kernels.run_steps(
+            X, order, labels, counts, int(seq0), int(n_steps), int(steps_per_image), int(t0), bool(learn),
+            int(purpose), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"], o["phi_kind"], o["fb_kind"],
+            o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT, self.use_mask, w.learns,
+            tuple(state.s), tuple(state.V), tuple(state.P), tuple(state.U), tuple(state.Mod),
+            tuple(state.A), tuple(state.D))
+
+    def nonfinite(self, state):
+        for var, group in (("V", state.V), ("U", state.U)):
+            h = self.kernels.first_nonfinite(tuple(group))
+            if h >= 0:
+                return var, h + 1
+        return None
+
+    def weights_nonfinite(self):
+        h = self.kernels.first_nonfinite(tuple(self.weights.WT))
+        if h >= 0:
+            return h + 1
+        for h, b in enumerate(self.weights.b):
+            if not np.isfinite(b).all():
+                return h + 1
+        return None
+
+
+def make_backend(params: SpikingParams, weights: Weights):
+    if params.backend == "numpy":
+        return NumpyBackend(params, weights)
+    if params.backend == "cpu":
+        return CpuBackend(params, weights)
+    from .cuda import CudaBackend  # only here: CPU-only installs never import numba.cuda
+
+    return CudaBackend(params, weights)

@@ -1,0 +1,221 @@
+"""The Numba CPU backend: the step of reference.py, fast, with the same random draws.
+
+What makes it fast:
+- Forward weights are stored transposed (``WT[h]``, one contiguous row per presynaptic unit).
+  Presynaptic activity is binary in spiking mode, so the forward pass adds up only the rows of
+  units that spiked, and plasticity changes only those rows: a step reads W once for the
+  forward pass and reads and writes it once for plasticity, in proportion to the spike rate.
+  Rate mode runs the same loops (a row is skipped only when its presynaptic value is 0).
+- Weight decay is lazy: the true weights are scale[h] * WT[h].T with scale[h] (float64)
+  multiplied by (1 - gamma) each learning step; plasticity adds eta / scale[h] * D s^T to WT so
+  that W <- (1 - gamma) W + eta D s^T exactly as in the reference. When scale drops below 1/2 it
+  is folded into WT (once every ~0.7/gamma steps). Unlike eager decay in float32, a gamma far
+  below float32 resolution (the paper's 1e-8) is not lost to rounding.
+- Every array is allocated before the step loop; the loop runs inside one compiled function for a
+  whole block of steps (one call per image, or per step when observers are attached).
+- Loops that pay are parallel (prange): forward over blocks of postsynaptic units, feedback and
+  plasticity over presynaptic rows. Only the feedback dot products may be reassociated (SIMD).
+All kernels are compiled with cache=True so a second run loads them from Numba's cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .. import rng
+
+FEEDBACK_CODES = {"fa": 0, "bp": 1, "direct": 2, "none": 3}
+PHI_CODES = {"tanh": 0, "linear": 1}
+_FAST = {"reassoc", "contract"}
+_CHUNK = 256
+
+hash_uniform = njit(cache=True, inline="always")(rng.hash_uniform)
+
+
+@njit(cache=True, inline="always")
+def _sigmoid(v):
+    return np.float32(1.0) / (np.float32(1.0) + np.exp(-v))
+
+
+@njit(cache=True, inline="always")
+def _phi(u, kind):
+    if kind == 0:
+        return np.tanh(u)
+    return u
+
+
+@njit(cache=True, inline="always")
+def _key(layer, stream, purpose):
+    return np.uint64(layer) | (np.uint64(purpose) << np.uint64(8)) | (np.uint64(stream) << np.uint64(16))
+
+
+@njit(cache=True)
+def _draw_input(X, rows, s0, seed, t, purpose, rate):
+    cap = np.float32(0.95)
+    for k in range(s0.shape[0]):
+        key = _key(0, k, purpose)
+        x = X[rows[k]]
+        for j in range(s0.shape[1]):
+            p = min(x[j], cap)
+            if rate:
+                s0[k, j] = p
+            else:
+                u = hash_uniform(seed, t, key, np.uint64(j))
+                s0[k, j] = np.float32(1.0) if u < p else np.float32(0.0)
+
+
+@njit(cache=True, parallel=True)
+def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, rate):
+    n_in, n_out = WT.shape
+    S = s_in.shape[0]
+    n_chunks = (n_out + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        i0 = c * _CHUNK
+        i1 = min(i0 + _CHUNK, n_out)
+        # loops run over slice views from 0 so that LLVM vectorises them
+        for k in range(S):
+            A[k, i0:i1] = 0
+        for j in range(n_in):
+            row = WT[j, i0:i1]
+            for k in range(S):
+                sj = s_in[k, j]
+                if sj != 0:
+                    acc = A[k, i0:i1]
+                    for i in range(row.shape[0]):
+                        acc[i] += sj * row[i]
+        for k in range(S):
+            key = _key(layer, k, purpose)
+            for i in range(i0, i1):
+                A[k, i] *= scale
+                v = V[k, i] + tau * (A[k, i] + b[i] - V[k, i])
+                V[k, i] = v
+                p = _sigmoid(v)
+                P[k, i] = p
+                if rate:
+                    s_out[k, i] = p
+                else:
+                    u = hash_uniform(seed, t, key, np.uint64(i))
+                    s_out[k, i] = np.float32(1.0) if u < p else np.float32(0.0)
+
+
+@njit(cache=True)
+def _error(labels, g, P, U, Mod, tau, phi_kind):
+    for k in range(P.shape[0]):
+        lo = labels[k] * g
+        for i in range(P.shape[1]):
+            y = np.float32(1.0) if lo <= i < lo + g else np.float32(0.0)
+            U[k, i] += tau * (y - P[k, i] - U[k, i])
+            Mod[k, i] = _phi(U[k, i], phi_kind)
+
+
+@njit(cache=True, parallel=True, fastmath=_FAST)
+def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
+    n = Bm.shape[0]
+    S = U.shape[0]
+    for j in prange(n):
+        row = Bm[j]
+        for k in range(S):
+            m = M_src[k]
+            acc = np.float32(0.0)
+            for i in range(row.shape[0]):
+                acc += row[i] * m[i]
+            U[k, j] += tau * (factor * acc - U[k, j])
+            Mod[k, j] = _phi(U[k, j], phi_kind)
+
+
+@njit(cache=True, parallel=True)
+def _plasticity(WT, maskT, use_mask, s_in, D, coef):
+    n_in = WT.shape[0]
+    S = s_in.shape[0]
+    for j in prange(n_in):
+        row = WT[j]
+        for k in range(S):
+            sj = s_in[k, j]
+            if sj != 0:
+                c = coef * sj
+                d = D[k]
+                if use_mask:
+                    keep = maskT[j]
+                    for i in range(row.shape[0]):
+                        row[i] += c * d[i] * keep[i]
+                else:
+                    for i in range(row.shape[0]):
+                        row[i] += c * d[i]
+
+
+@njit(cache=True)
+def _bias_and_factor(b, Mod, P, D, eta, gamma):
+    S, n = P.shape
+    for k in range(S):
+        for i in range(n):
+            p = P[k, i]
+            D[k, i] = Mod[k, i] * p * (np.float32(1.0) - p)
+    for i in range(n):
+        total = np.float32(0.0)
+        for k in range(S):
+            total += D[k, i]
+        b[i] += eta * total - gamma * b[i]
+
+
+@njit(cache=True)
+def run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
+              seed, rate, tau, eta, gamma, phi_kind, fb_kind, g,
+              WT, scale, b, B, maskT, use_mask, learns, s, V, P, U, Mod, A, D):
+    """Steps seq0 .. seq0+n_steps-1 of an image sequence; the arguments of reference.run_steps,
+    with the network's arrays as tuples (see state.py) and the options as numbers."""
+    L = len(WT)
+    seed64 = np.uint64(seed)
+    n_classes = counts.shape[2]
+    for q in range(seq0, seq0 + n_steps):
+        i_img = q // steps_per_image
+        t = np.uint64(t0 + q - seq0)
+        _draw_input(X, order[i_img], s[0], seed64, t, purpose, rate)
+        for h in range(L):
+            _forward(WT[h], np.float32(scale[h]), b[h], s[h], A[h], V[h], P[h], s[h + 1], tau,
+                     seed64, t, h + 1, purpose, rate)
+        _error(labels[i_img], g, P[L - 1], U[L - 1], Mod[L - 1], tau, phi_kind)
+        if fb_kind != 3:
+            for h in range(L - 2, -1, -1):
+                if fb_kind == 0:
+                    _feedback(B[h], np.float32(1.0), Mod[h + 1], U[h], Mod[h], tau, phi_kind)
+                elif fb_kind == 1:
+                    _feedback(WT[h + 1], np.float32(scale[h + 1]), Mod[h + 1], U[h], Mod[h], tau, phi_kind)
+                else:
+                    _feedback(B[h], np.float32(1.0), Mod[L - 1], U[h], Mod[h], tau, phi_kind)
+        out = s[L]
+        for k in range(out.shape[0]):
+            for c in range(n_classes):
+                total = np.float32(0.0)
+                for i in range(c * g, (c + 1) * g):
+                    total += out[k, i]
+                counts[i_img, k, c] += total
+        if learn:
+            for h in range(L):
+                if not learns[h]:
+                    continue
+                _bias_and_factor(b[h], Mod[h], P[h], D[h], eta, gamma)
+                scale[h] *= 1.0 - np.float64(gamma)
+                _plasticity(WT[h], maskT[h], use_mask, s[h], D[h], np.float32(np.float64(eta) / scale[h]))
+                if scale[h] < 0.5:
+                    _fold(WT[h], np.float32(scale[h]))
+                    scale[h] = 1.0
+
+
+@njit(cache=True, parallel=True)
+def _fold(WT, factor):
+    for j in prange(WT.shape[0]):
+        for i in range(WT.shape[1]):
+            WT[j, i] *= factor
+
+
+@njit(cache=True)
+def first_nonfinite(arrays) -> int:
+    """Index of the first array in the tuple holding NaN or inf, or -1."""
+    for h in range(len(arrays)):
+        a = arrays[h]
+        for k in range(a.shape[0]):
+            for i in range(a.shape[1]):
+                if not np.isfinite(a[k, i]):
+                    return h
+    return -1

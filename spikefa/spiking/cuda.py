@@ -1,0 +1,343 @@
+"""The Numba CUDA backend: the step of reference.py as CUDA kernels, with the same random draws.
+
+Imported only when a network asks for backend="cuda" (so CPU-only installs never import
+numba.cuda). Runs on an NVIDIA GPU, or on Numba's simulator under NUMBA_ENABLE_CUDASIM=1 (slow:
+tiny networks only, as in the tests).
+
+Layout and sync: the device holds WT (forward weights, transposed as on the host), b, the
+feedback matrices transposed (B^T, so that the threads of a warp, one per hidden unit, read
+consecutive addresses), the masks and the streams' state. The host arrays of the network are
+uploaded when train/test starts (``to_device``) and the trained weights and state downloaded when
+it returns (``to_host``); observers called during training get the device arrays.
+
+One launch per kernel per layer per step; one thread per (stream, unit) except plasticity (one
+thread per synapse whose presynaptic unit spiked in some stream) and feedback with tied weights
+(bp: one thread per hidden unit reading a row of W^T). Lazy weight decay as on the CPU: the host
+keeps the float64 scale of each layer and passes it to the kernels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda
+
+from .. import rng
+from ..errors import ConfigError
+from .cpu import FEEDBACK_CODES, PHI_CODES
+from .params import SpikingParams
+from .state import F32, StreamState, Weights
+
+_TPB = 128
+_hash = cuda.jit(device=True)(rng.hash_uniform)
+
+
+@cuda.jit(device=True)
+def _key(layer, stream, purpose):
+    return np.uint64(layer) | (np.uint64(purpose) << np.uint64(8)) | (np.uint64(stream) << np.uint64(16))
+
+
+@cuda.jit(device=True)
+def _sigmoid(v):
+    return np.float32(1.0) / (np.float32(1.0) + math.exp(-v))
+
+
+@cuda.jit(device=True)
+def _phi(u, kind):
+    if kind == 0:
+        return math.tanh(u)
+    return u
+
+
+@cuda.jit
+def _input_kernel(X, rows, s0, seed, t, purpose, rate):
+    idx = cuda.grid(1)
+    n = s0.shape[1]
+    if idx >= s0.shape[0] * n:
+        return
+    k, j = idx // n, idx % n
+    p = min(X[rows[k], j], np.float32(0.95))
+    if rate:
+        s0[k, j] = p
+    else:
+        u = _hash(seed, t, _key(0, k, purpose), np.uint64(j))
+        s0[k, j] = np.float32(1.0) if u < p else np.float32(0.0)
+
+
+@cuda.jit
+def _forward_kernel(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, rate):
+    idx = cuda.grid(1)
+    n_in, n_out = WT.shape
+    if idx >= s_in.shape[0] * n_out:
+        return
+    k, i = idx // n_out, idx % n_out
+    acc = np.float32(0.0)
+    for j in range(n_in):
+        sj = s_in[k, j]
+        if sj != 0:
+            acc += sj * WT[j, i]
+    a = acc * scale
+    A[k, i] = a
+    v = V[k, i] + tau * (a + b[i] - V[k, i])
+    V[k, i] = v
+    p = _sigmoid(v)
+    P[k, i] = p
+    if rate:
+        s_out[k, i] = p
+    else:
+        u = _hash(seed, t, _key(layer, k, purpose), np.uint64(i))
+        s_out[k, i] = np.float32(1.0) if u < p else np.float32(0.0)
+
+
+@cuda.jit
+def _error_kernel(labels, g, P, U, Mod, tau, phi_kind):
+    idx = cuda.grid(1)
+    n = P.shape[1]
+    if idx >= P.shape[0] * n:
+        return
+    k, i = idx // n, idx % n
+    lo = labels[k] * g
+    y = np.float32(1.0) if lo <= i and i < lo + g else np.float32(0.0)
+    U[k, i] += tau * (y - P[k, i] - U[k, i])
+    Mod[k, i] = _phi(U[k, i], phi_kind)
+
+
+@cuda.jit
+def _feedback_cols_kernel(BT, M_src, U, Mod, tau, phi_kind):
+    """U[k, j] from column j of BT (n_src, n): threads of a warp read consecutive j."""
+    idx = cuda.grid(1)
+    n_src, n = BT.shape
+    if idx >= U.shape[0] * n:
+        return
+    k, j = idx // n, idx % n
+    acc = np.float32(0.0)
+    for i in range(n_src):
+        acc += BT[i, j] * M_src[k, i]
+    U[k, j] += tau * (acc - U[k, j])
+    Mod[k, j] = _phi(U[k, j], phi_kind)
+
+
+@cuda.jit
+def _feedback_rows_kernel(Bm, factor, M_src, U, Mod, tau, phi_kind):
+    """U[k, j] from row j of Bm (n, n_src): the tied weights of bp (WT of the layer above)."""
+    idx = cuda.grid(1)
+    n, n_src = Bm.shape
+    if idx >= U.shape[0] * n:
+        return
+    k, j = idx // n, idx % n
+    acc = np.float32(0.0)
+    for i in range(n_src):
+        acc += Bm[j, i] * M_src[k, i]
+    U[k, j] += tau * (factor * acc - U[k, j])
+    Mod[k, j] = _phi(U[k, j], phi_kind)
+
+
+@cuda.jit
+def _votes_kernel(out, counts, row, g):
+    idx = cuda.grid(1)
+    C = counts.shape[2]
+    if idx >= out.shape[0] * C:
+        return
+    k, c = idx // C, idx % C
+    total = np.float32(0.0)
+    for i in range(c * g, (c + 1) * g):
+        total += out[k, i]
+    counts[row, k, c] += total
+
+
+@cuda.jit
+def _factor_bias_kernel(b, Mod, P, D, eta, gamma):
+    i = cuda.grid(1)
+    S, n = P.shape
+    if i >= n:
+        return
+    total = np.float32(0.0)
+    for k in range(S):
+        p = P[k, i]
+        d = Mod[k, i] * p * (np.float32(1.0) - p)
+        D[k, i] = d
+        total += d
+    b[i] += eta * total - gamma * b[i]
+
+
+@cuda.jit
+def _plasticity_kernel(WT, maskT, use_mask, s_in, D, coef):
+    i, j = cuda.grid(2)
+    n_in, n_out = WT.shape
+    if i >= n_out or j >= n_in:
+        return
+    w = np.float32(0.0)
+    touched = False
+    for k in range(s_in.shape[0]):
+        sj = s_in[k, j]
+        if sj != 0:
+            if not touched:
+                w = WT[j, i]
+                touched = True
+            if use_mask:
+                w += (coef * sj) * D[k, i] * maskT[j, i]
+            else:
+                w += (coef * sj) * D[k, i]
+    if touched:
+        WT[j, i] = w
+
+
+@cuda.jit
+def _scale_kernel(WT, factor):
+    i, j = cuda.grid(2)
+    if j < WT.shape[0] and i < WT.shape[1]:
+        WT[j, i] *= factor
+
+
+@cuda.jit
+def _nonfinite_kernel(a, flag):
+    idx = cuda.grid(1)
+    if idx < a.size:
+        k, i = idx // a.shape[1], idx % a.shape[1]
+        v = a[k, i]
+        if not (v - v == 0):  # false for NaN and inf
+            flag[0] = 1
+
+
+def _blocks(n):
+    return (max(1, -(-n // _TPB)),), (min(_TPB, max(1, n)),)
+
+
+def _blocks2(n_out, n_in):
+    tx, ty = min(32, n_out), min(8, n_in)
+    return (-(-n_out // tx), -(-n_in // ty)), (tx, ty)
+
+
+class CudaBackend:
+    """Same interface as backends.NumpyBackend; state lives on the GPU during train/test."""
+
+    name = "cuda"
+
+    def __init__(self, params: SpikingParams, weights: Weights):
+        if not cuda.is_available():
+            raise ConfigError("backend 'cuda' asked for but no CUDA GPU is usable here; use backend = \"cpu\" "
+                              "(or install numba-cuda and an NVIDIA driver)")
+        self.params, self.weights = params, weights
+        p = params
+        self.rate = p.mode == "rate"
+        self.phi_kind = PHI_CODES[p.phi]
+        self.fb_kind = FEEDBACK_CODES[p.feedback]
+        self._dev_states: dict = {}
+        self._host_inputs: dict = {}
+        self._dev_inputs: dict = {}
+        self._dummy_mask = cuda.to_device(np.zeros((1, 1), dtype=np.bool_))
+        self._flag = cuda.to_device(np.zeros(1, dtype=np.int32))
+        self.d_WT = self.d_b = self.d_BT = self.d_maskT = None
+
+    # -- host <-> device -----------------------------------------------------------------------
+    def _upload_weights(self):
+        w = self.weights
+        self.d_WT = [cuda.to_device(a) for a in w.WT]
+        self.d_b = [cuda.to_device(a) for a in w.b]
+        self.d_BT = [None if B is None else cuda.to_device(np.ascontiguousarray(B.T)) for B in w.B]
+        self.d_maskT = [self._dummy_mask if m is None else cuda.to_device(m) for m in w.maskT]
+
+    def to_device(self, state: StreamState):
+        self._upload_weights()
+        key = id(state)
+        if key not in self._dev_states or self._dev_states[key][0] is not state:
+            groups = [[cuda.device_array_like(a) for a in group] for group in state.groups()]
+            self._dev_states[key] = (state, StreamState(*groups))
+        dev = self._dev_states[key][1]
+        for host_group, dev_group in zip(state.groups(), dev.groups()):
+            for h_arr, d_arr in zip(host_group, dev_group):
+                d_arr.copy_to_device(h_arr)
+        return dev
+
+    def to_host(self, state: StreamState, dev) -> None:
+        for host_group, dev_group in zip(state.groups(), dev.groups()):
+            for h_arr, d_arr in zip(host_group, dev_group):
+                d_arr.copy_to_host(h_arr)
+        for h, d in enumerate(self.d_WT):
+            d.copy_to_host(self.weights.WT[h])
+            self.d_b[h].copy_to_host(self.weights.b[h])
+
+    def _device_input(self, name, host):
+        """Device copy of an input array, uploaded again only when a different array comes."""
+        if self._host_inputs.get(name) is not host:
+            self._host_inputs[name] = host
+            self._dev_inputs[name] = cuda.to_device(host)
+        return self._dev_inputs[name]
+
+    # -- stepping ------------------------------------------------------------------------------
+    def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose):
+        p, w = self.params, self.weights
+        L, S = len(w.WT), st.s[0].shape[0]
+        tau, eta, gamma = F32(p.tau), F32(p.eta), F32(p.gamma)
+        seed = np.uint64(p.seed)
+        dX = self._device_input("X", X)
+        d_order = self._device_input("order", order)
+        d_labels = self._device_input("labels", labels)
+        first, last = seq0 // steps_per_image, (seq0 + n_steps - 1) // steps_per_image + 1
+        d_counts = cuda.to_device(np.ascontiguousarray(counts[first:last]))
+        for q in range(seq0, seq0 + n_steps):
+            i_img = q // steps_per_image
+            t = np.uint64(t0 + q - seq0)
+            grid, block = _blocks(S * st.s[0].shape[1])
+            _input_kernel[grid, block](dX, d_order[i_img], st.s[0], seed, t, purpose, self.rate)
+            for h in range(L):
+                n_out = w.WT[h].shape[1]
+                grid, block = _blocks(S * n_out)
+                _forward_kernel[grid, block](self.d_WT[h], F32(w.scale[h]), self.d_b[h], st.s[h], st.A[h],
+                                             st.V[h], st.P[h], st.s[h + 1], tau, seed, t, h + 1, purpose,
+                                             self.rate)
+            grid, block = _blocks(S * st.P[L - 1].shape[1])
+            _error_kernel[grid, block](d_labels[i_img], p.units_per_class, st.P[L - 1], st.U[L - 1],
+                                       st.Mod[L - 1], tau, self.phi_kind)
+            if self.fb_kind != FEEDBACK_CODES["none"]:
+                for h in range(L - 2, -1, -1):
+                    grid, block = _blocks(S * st.U[h].shape[1])
+                    if self.fb_kind == FEEDBACK_CODES["bp"]:
+                        _feedback_rows_kernel[grid, block](self.d_WT[h + 1], F32(w.scale[h + 1]), st.Mod[h + 1],
+                                                           st.U[h], st.Mod[h], tau, self.phi_kind)
+                    else:
+                        src = h + 1 if self.fb_kind == FEEDBACK_CODES["fa"] else L - 1
+                        _feedback_cols_kernel[grid, block](self.d_BT[h], st.Mod[src], st.U[h], st.Mod[h], tau,
+                                                           self.phi_kind)
+            grid, block = _blocks(S * counts.shape[2])
+            _votes_kernel[grid, block](st.s[L], d_counts, i_img - first, p.units_per_class)
+            if learn:
+                for h in range(L):
+                    if not w.learns[h]:
+                        continue
+                    n_in, n_out = w.WT[h].shape
+                    grid, block = _blocks(n_out)
+                    _factor_bias_kernel[grid, block](self.d_b[h], st.Mod[h], st.P[h], st.D[h], eta, gamma)
+                    w.scale[h] *= 1.0 - np.float64(gamma)
+                    grid, block = _blocks2(n_out, n_in)
+                    use_mask = w.maskT[h] is not None
+                    _plasticity_kernel[grid, block](self.d_WT[h], self.d_maskT[h], use_mask, st.s[h], st.D[h],
+                                                    F32(np.float64(eta) / w.scale[h]))
+                    if w.scale[h] < 0.5:
+                        _scale_kernel[grid, block](self.d_WT[h], F32(w.scale[h]))
+                        w.scale[h] = 1.0
+        d_counts.copy_to_host(counts[first:last])
+
+    def _any_nonfinite(self, arrays) -> int:
+        for h, a in enumerate(arrays):
+            self._flag.copy_to_device(np.zeros(1, dtype=np.int32))
+            grid, block = _blocks(a.size)
+            _nonfinite_kernel[grid, block](a, self._flag)
+            if self._flag.copy_to_host()[0]:
+                return h
+        return -1
+
+    def nonfinite(self, st):
+        for var, group in (("V", st.V), ("U", st.U)):
+            h = self._any_nonfinite(group)
+            if h >= 0:
+                return var, h + 1
+        return None
+
+    def weights_nonfinite(self):
+        # between train/test calls the host arrays are current
+        for h, WT in enumerate(self.weights.WT):
+            if not (np.isfinite(WT).all() and np.isfinite(self.weights.b[h]).all()):
+                return h + 1
+        return None

@@ -1,0 +1,267 @@
+"""SpikingNetwork: the continuous-time network of Figure 4, trained image after image.
+
+    net = SpikingNetwork(SpikingParams(sizes=(784, 1500, 1500, 1500, 1000), backend="cpu"))
+    net.train(images, labels, n_images=10000)     # images (n, 784) float in [0, 1]
+    error = net.test(test_images, test_labels)    # fraction misclassified
+
+Training shows each image for N = steps_train steps and goes straight on to the next one: no reset
+of V, U or the weights in between. S = params.streams streams run side by side on different images
+and share the weights (their weight changes are summed); S = 1 is the paper's network. Images are
+drawn from the training set in a fresh permutation per epoch (seeded), so the position in the data
+stream (``images_seen``) and the step counter (``step``) are all a checkpoint needs to continue.
+
+Testing arrests plasticity, starts from V = U = 0, shows each test image for M = steps_test steps
+(``test_streams`` at a time) and guesses the class whose output units spiked most. It uses its own
+random draws (purpose 1 of the counter-based generator, steps counted from 0), so evaluating does
+not change training and evaluating twice gives the same answer.
+
+State is plain numpy, indexed by the paper's layer numbers l (0 = input): ``W[l]`` (n_l, n_{l-1}),
+``b[l]``, ``B[l]`` (hidden l only; None for bp/none), ``V[l]``, ``U[l]``, ``spikes[l]`` (S, n_l);
+index 0 of W, b, B, V, U is None. W[l] is a view of the stored weights with the pending lazy
+decay folded in, so ``net.W[2][...] = new`` sets them. With the cuda backend the host arrays are
+copied to the device when train/test starts and back when it returns.
+
+Observers (recorders) are called after every training step as ``observer.on_step(net)``; during
+the call ``net.step`` is the number of steps completed, ``net.image_index`` and ``net.label`` the
+data index and label of the image in stream 0 (``net.image_indices``/``net.labels``: all streams),
+and ``net.layer_state(var, layer, stream=0)`` returns the live array of var in
+("spikes", "V", "U", "mod", "error") for that layer and stream (host numpy for numpy/cpu, a device
+array for cuda). Attaching an observer makes training go one step per compiled call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError, DivergenceError
+from .backends import make_backend
+from .params import SpikingParams
+from .state import F32, new_streams, new_weights
+
+STATE_VARS = ("spikes", "V", "U", "mod", "error")
+TRAIN, TEST = 0, 1          # "purpose" word of the random keys
+_BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks) when no observer is attached
+
+
+class SpikingNetwork:
+    def __init__(self, params: SpikingParams | None = None, **kwargs):
+        self.params = params if params is not None else SpikingParams(**kwargs)
+        p = self.params
+        self.weights = new_weights(p)
+        self.state = new_streams(p.sizes, p.streams)
+        self.backend = make_backend(p, self.weights)
+        self.step = 0               # training time steps completed: the random generator's counter
+        self.images_seen = 0        # training images consumed: the position in the data stream
+        self.observers: list = []
+        self.image_index = -1
+        self.label = -1
+        self.image_indices = np.full(p.streams, -1, dtype=np.int64)
+        self.labels = np.full(p.streams, -1, dtype=np.int64)
+        self.phase = "idle"
+        self._live = self.state     # the state observers see (a device copy under cuda)
+        self._test_state = None
+
+    # -- arrays a user reads and sets ------------------------------------------------------------
+    @property
+    def sizes(self):
+        return self.params.sizes
+
+    @property
+    def W(self) -> list:
+        self.weights.fold_decay()
+        return [None] + [WT.T for WT in self.weights.WT]
+
+    @property
+    def b(self) -> list:
+        return [None] + list(self.weights.b)
+
+    @property
+    def B(self) -> list:
+        return [None] + list(self.weights.B) + [None]
+
+    @property
+    def masks(self) -> list:
+        """Sparse masks (n_l, n_{l-1}) bool, True = synapse kept; None when the network is dense."""
+        return [None] + [None if m is None else m.T for m in self.weights.maskT]
+
+    @property
+    def V(self) -> list:
+        return [None] + list(self.state.V)
+
+    @property
+    def U(self) -> list:
+        return [None] + list(self.state.U)
+
+    @property
+    def spikes(self) -> list:
+        return list(self.state.s)
+
+    def layer_state(self, var: str, layer: int | None = None, stream: int | None = 0):
+        """The live array of ``var`` for ``layer`` (paper numbering) and ``stream`` (None: all)."""
+        st, L = self._live, self.params.n_layers
+        if var == "error":
+            layer = L if layer is None else layer
+            if layer != L:
+                raise ValueError(f"'error' lives in the output layer {L}, not layer {layer}")
+        if var not in STATE_VARS:
+            raise ValueError(f"unknown state variable {var!r}; use one of {', '.join(STATE_VARS)}")
+        lo = 0 if var == "spikes" else 1
+        if layer is None or not lo <= layer <= L:
+            raise ValueError(f"layer {layer} has no {var!r}; layers {lo}..{L} do")
+        group = {"spikes": st.s, "V": st.V, "U": st.U, "mod": st.Mod, "error": st.U}[var]
+        arr = group[layer] if var == "spikes" else group[layer - 1]
+        return arr if stream is None else arr[stream]
+
+    def add_observer(self, observer) -> None:
+        if not callable(getattr(observer, "on_step", None)):
+            raise TypeError("an observer needs an on_step(net) method")
+        self.observers.append(observer)
+
+    def remove_observer(self, observer) -> None:
+        self.observers.remove(observer)
+
+    def reset_state(self) -> None:
+        """V, U and spikes of every stream back to 0 (the weights are kept)."""
+        self.state.reset()
+
+    # -- input checks --------------------------------------------------------------------------
+    def _check_data(self, images, labels, what: str):
+        n_in, C = self.params.sizes[0], self.params.n_classes
+        images = np.asarray(images)
+        if images.dtype == np.uint8:
+            images = images.astype(F32) / F32(255)
+        if images.ndim != 2 or images.shape[1] != n_in:
+            raise DataError(f"{what} images have shape {images.shape}; expected (n, {n_in}) for an input "
+                            f"layer of {n_in} units (flatten each image)")
+        if images.shape[0] == 0:
+            raise DataError(f"{what} set is empty; give at least one image")
+        images = np.ascontiguousarray(images, dtype=F32)
+        lo, hi = float(images.min()), float(images.max())
+        if not (lo >= 0 and hi <= 1):  # also catches NaN
+            raise DataError(f"{what} images hold values in [{lo:g}, {hi:g}]; pixels must be in [0, 1] "
+                            f"(divide 8-bit images by 255)")
+        labels = np.asarray(labels)
+        if labels.shape != (images.shape[0],):
+            raise DataError(f"{what} labels have shape {labels.shape}; expected ({images.shape[0]},), "
+                            f"one per image")
+        if labels.dtype.kind not in "iu":
+            raise DataError(f"{what} labels have type {labels.dtype}; expected integer class indices")
+        if labels.min() < 0 or labels.max() >= C:
+            raise DataError(f"{what} labels run from {labels.min()} to {labels.max()}; this network has {C} "
+                            f"classes (0..{C - 1}): change units_per_class or the output layer size")
+        return images, labels.astype(np.int64)
+
+    def _diverged(self, var, layer, when):
+        raise DivergenceError(f"NaN or inf in {var} of layer {layer} by step {when}; lower eta or tau, "
+                              f"or check the input and the initial weights", step=when, layer=layer)
+
+    # -- training and testing ------------------------------------------------------------------
+    def epoch_order(self, epoch: int, n: int) -> np.ndarray:
+        if not self.params.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.params.seed, 1, epoch]).permutation(n)
+
+    def _train_order(self, n_data: int, n_slots: int) -> np.ndarray:
+        S = self.params.streams
+        positions = self.images_seen + np.arange(n_slots * S)
+        order = np.empty(positions.size, dtype=np.int64)
+        epochs = positions // n_data
+        for e in np.unique(epochs):
+            sel = epochs == e
+            order[sel] = self.epoch_order(int(e), n_data)[positions[sel] % n_data]
+        return order.reshape(n_slots, S)
+
+    def train(self, images, labels, n_images: int | None = None, callback=None) -> float:
+        """Train on ``n_images`` images drawn from (images, labels) (default: one pass).
+
+        The stream continues where the last call left off. Streams take images in slots of S,
+        so n_images is rounded up to a multiple of S. ``callback(n_images, n_errors)`` is called
+        after every block of steps. Returns the training error: the fraction of images whose
+        output spikes, over their N steps, voted for the wrong class.
+        """
+        images, labels = self._check_data(images, labels, "training")
+        p, S = self.params, self.params.streams
+        n_images = images.shape[0] if n_images is None else int(n_images)
+        if n_images <= 0:
+            return float("nan")
+        n_slots = -(-n_images // S)
+        order = self._train_order(images.shape[0], n_slots)
+        slot_labels = np.ascontiguousarray(labels[order])
+        counts = np.zeros((n_slots, S, p.n_classes), dtype=F32)
+        N = p.steps_train
+        bad = self.backend.weights_nonfinite()
+        if bad is not None:
+            self._diverged("W or b", bad, self.step)
+        live = self.backend.to_device(self.state)
+        self._live, self.phase = live, "train"
+        errors = 0
+        try:
+            slots_per_block = 1 if self.observers else max(1, _BLOCK_STEPS // N)
+            for first in range(0, n_slots, slots_per_block):
+                last = min(first + slots_per_block, n_slots)
+                if self.observers:
+                    for q in range(first * N, last * N):
+                        i = q // N
+                        self.image_indices[:] = order[i]
+                        self.labels[:] = slot_labels[i]
+                        self.image_index, self.label = int(order[i, 0]), int(slot_labels[i, 0])
+                        self.backend.run(live, images, order, slot_labels, counts, q, 1, N, self.step, True, TRAIN)
+                        self.step += 1
+                        for obs in self.observers:
+                            obs.on_step(self)
+                else:
+                    n_steps = (last - first) * N
+                    self.backend.run(live, images, order, slot_labels, counts, first * N, n_steps, N, self.step,
+                                     True, TRAIN)
+                    self.step += n_steps
+                bad = self.backend.nonfinite(live)
+                if bad is not None:
+                    self._diverged(bad[0], bad[1], self.step)
+                self.images_seen += (last - first) * S
+                block_errors = int((counts[first:last].argmax(axis=2) != slot_labels[first:last]).sum())
+                errors += block_errors
+                if callback is not None:
+                    callback((last - first) * S, block_errors)
+        finally:
+            self.backend.to_host(self.state, live)
+            self._live, self.phase = self.state, "idle"
+        bad = self.backend.weights_nonfinite()
+        if bad is not None:
+            self._diverged("W or b", bad, self.step)
+        return errors / (n_slots * S)
+
+    def predict(self, images) -> np.ndarray:
+        """Class guesses for ``images``: plasticity off, M steps each, vote by class group."""
+        images, _ = self._check_data(images, np.zeros(len(images), dtype=np.int64), "test")
+        return self._vote(images).argmax(axis=1)
+
+    def test(self, images, labels) -> float:
+        """Fraction of (images, labels) misclassified."""
+        images, labels = self._check_data(images, labels, "test")
+        return float((self._vote(images).argmax(axis=1) != labels).mean())
+
+    def _vote(self, images) -> np.ndarray:
+        p = self.params
+        T, n = p.test_streams, images.shape[0]
+        n_slots = -(-n // T)
+        order = np.arange(n_slots * T, dtype=np.int64)
+        order[order >= n] = 0                      # padding in the last slot; its votes are dropped
+        order = order.reshape(n_slots, T)
+        dummy_labels = np.zeros((n_slots, T), dtype=np.int64)
+        counts = np.zeros((n_slots, T, p.n_classes), dtype=F32)
+        if self._test_state is None:
+            self._test_state = new_streams(p.sizes, T)
+        self._test_state.reset()
+        live = self.backend.to_device(self._test_state)
+        M = p.steps_test
+        slots_per_block = max(1, _BLOCK_STEPS // M)
+        t = 0
+        for first in range(0, n_slots, slots_per_block):
+            last = min(first + slots_per_block, n_slots)
+            self.backend.run(live, images, order, dummy_labels, counts, first * M, (last - first) * M, M, t,
+                             False, TEST)
+            t += (last - first) * M
+            bad = self.backend.nonfinite(live)
+            if bad is not None:
+                self._diverged(bad[0], bad[1], f"{t} of testing")
+        return counts.reshape(n_slots * T, p.n_classes)[:n]
