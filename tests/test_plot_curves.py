@@ -119,14 +119,6 @@ def test_seeds_of_unequal_length_are_cut_to_the_shortest(tmp_path):
     assert s.values.shape == (2, 3) and list(s.x) == [0, 1, 2]
 
 
-def test_alignment_figures(tmp_path, regression):
-    out = str(tmp_path / "figs")
-    assert_figure(alignment.draw_delta(regression, out), alignment.WIDTH, alignment.HEIGHT)
-    assert_figure(alignment.draw_weights(regression, out), alignment.WIDTH, alignment.HEIGHT)
-    # two NSE panels side by side would be wrong: this file has only NSE
-    assert_figure(learning.draw(regression, out), learning.WIDTH, learning.HEIGHT)
-
-
 def test_weight_angle_panel_shows_the_recorded_units(tmp_path, regression):
     alignment.MAX_UNIT_LINES, saved = 7, alignment.MAX_UNIT_LINES
     try:
@@ -181,6 +173,9 @@ def test_missing_data_names_what_records_it(tmp_path, classification):
 def test_plot_all_draws_only_what_the_file_has(tmp_path, regression):
     written = plot.plot_all(regression)
     assert set(written) == {"learning", "delta_angle", "weight_angle"}
+    assert_figure(written["learning"], learning.WIDTH, learning.HEIGHT)      # one panel: NSE only
+    assert_figure(written["delta_angle"], alignment.WIDTH, alignment.HEIGHT)
+    assert_figure(written["weight_angle"], alignment.WIDTH, alignment.HEIGHT)
     folder = os.path.splitext(regression)[0] + "_figures"
     for paths in written.values():
         assert all(os.path.dirname(p) == folder and os.path.getsize(p) > 0 for p in paths)

@@ -34,6 +34,8 @@ KINDS: dict[str, Kind] = {
     "delta_angle": Kind("alignment", "draw_delta", "has_delta", "angle(delta_FA, delta_BP) over training (Fig. 2b, 3b)"),
     "weight_angle": Kind("alignment", "draw_weights", "has_weights", "angle(W, B^T) and single units (Fig. 5a)"),
     "phases": Kind("alignment", "draw_phases", "has_phases", "error through three learning phases (Fig. 5c)"),
+    "raster": Kind("raster", "draw", "has_data", "spike rasters early/middle/late (Fig. 4)"),
+    "traces": Kind("traces", "draw", "has_data", "a forward unit's PSP beside its modulatory signal (Fig. 4)"),
 }
 ALIASES = {"alignment": ("delta_angle", "weight_angle", "phases"), "all": tuple(KINDS)}
 

@@ -120,5 +120,5 @@ def save(fig: Figure, out_dir: str, stem: str) -> list[str]:
 
 
 def pixel_size(width: float, height: float) -> tuple[int, int]:
-    """(width, height) in pixels of a PNG saved from a figure of that size in inches."""
-    return int(round(width * DPI)), int(round(height * DPI))
+    """(width, height) in pixels of a PNG saved from a figure of that size in inches (Agg truncates)."""
+    return int(width * DPI), int(height * DPI)

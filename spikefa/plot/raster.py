@@ -1,0 +1,186 @@
+"""Spike rasters in the layout of the paper's Figure 4.
+
+Columns: early, middle and late stages of learning (chosen from the recorded windows). Rows: the
+digits presented (along the top), 50 units of each hidden layer, and the output units grouped by
+class (labelled '0' to '9'). One mark per spike; thin lines separate the images.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+from matplotlib.collections import PolyCollection
+
+from ..errors import DataError
+from . import recorded, style
+
+UNITS_PER_HIDDEN = 50
+IMAGES_PER_COLUMN = 8
+WIDTH = 10.0
+DIGIT_ROW, HIDDEN_ROW, OUTPUT_ROW = 0.55, 1.0, 2.0     # inches
+
+
+def has_data(h5: h5py.File) -> bool:
+    if not recorded.has_recordings(h5):
+        return False
+    mode = h5["recordings"].attrs.get("mode", "spiking")
+    if (mode.decode() if isinstance(mode, bytes) else mode) == "rate":
+        return False
+    return any("spikes" in h5["recordings"][name][layer]
+               for name in h5["recordings"] if isinstance(h5["recordings"][name], h5py.Group)
+               for layer in h5["recordings"][name] if layer.startswith("layer") and layer != "layer0")
+
+
+def height(n_hidden: int, has_output: bool = True) -> float:
+    """Figure height in inches for ``n_hidden`` hidden-layer rows (and the output row)."""
+    return 0.9 + DIGIT_ROW + HIDDEN_ROW * n_hidden + (OUTPUT_ROW if has_output else 0.0)
+
+
+def choose_recorder(rec) -> tuple[str, list[int]]:
+    """The recorder with spikes in the most non-input layers (ties: the first declared)."""
+    found = {name: [layer for layer in layers if layer > 0] for name, layers in recorded.recorders_with(rec, "spikes").items()}
+    found = {name: layers for name, layers in found.items() if layers}
+    if not found:
+        raise DataError(f"{rec.paths[0]}: no spikes of hidden or output layers were recorded; "
+                        + recorded.RECORDER_HINT.format(vars='"spikes"'))
+    name = max(found, key=lambda n: len(found[n]))
+    return name, found[name]
+
+
+def shown_units(recorded_units: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """Positions (into the recorded units) of at most ``limit`` units, chosen at random, in unit order."""
+    if recorded_units.size <= limit:
+        return np.arange(recorded_units.size)
+    pick = np.random.default_rng(seed).choice(recorded_units.size, size=limit, replace=False)
+    return np.sort(pick)
+
+
+def draw(run_path: str, out_dir: str, stem: str = "raster", images: int = IMAGES_PER_COLUMN) -> list[str]:
+    """Write the raster figure of ``run_path`` as PNG and PDF; return the paths."""
+    return style.save(build(run_path, images), out_dir, stem)
+
+
+@style.styled
+def build(run_path: str, images: int = IMAGES_PER_COLUMN):
+    """The raster figure (a matplotlib Figure); each panel's marks carry the gid "<column>|layer<l>"."""
+    rec = recorded.open_recordings(run_path, '"spikes"')
+    with rec:
+        if rec.attrs.get("mode") == "rate":
+            raise DataError(f"{run_path}: was recorded in rate mode (no spikes, only rates); record a run with "
+                            f"network.mode = \"spiking\" for a raster")
+        name, layers = choose_recorder(rec)
+        L = len(rec.attrs["layer_sizes"]) - 1
+        hidden = [layer for layer in layers if layer < L]
+        has_output = L in layers
+        cols = recorded.columns(rec, name, images)
+        per_class = recorded.units_per_class(rec)
+        thumbs = _thumbnails(rec, cols)
+
+        rows = ["digits"] + [f"layer{h}" for h in hidden] + (["output"] if has_output else [])
+        ratios = [DIGIT_ROW] + [HIDDEN_ROW] * len(hidden) + ([OUTPUT_ROW] if has_output else [])
+        fig = style.figure(WIDTH, height(len(hidden), has_output))
+        grid = fig.add_gridspec(len(rows), len(cols), height_ratios=ratios)
+        for c, col in enumerate(cols):
+            bounds = recorded.image_bounds(col.index)
+            x_lim = (col.first_step - 0.5, col.stop_step - 0.5)
+            ax = fig.add_subplot(grid[0, c])
+            _digit_strip(ax, bounds, thumbs.get(c), x_lim)
+            ax.set_title(col.name, fontsize=10, fontweight="bold")
+            for r, layer in enumerate(hidden + ([L] if has_output else []), start=1):
+                ax = fig.add_subplot(grid[r, c])
+                spikes = rec.raster(layer, window=(col.first_step, col.stop_step), recorder=name)
+                units = rec.units(layer, recorder=name)
+                is_output = layer == L
+                keep = np.arange(units.size) if is_output else shown_units(units, UNITS_PER_HIDDEN, seed=layer)
+                _raster_panel(ax, col.index["step"][:spikes.shape[0]], spikes[:, keep], gid=f"{col.name}|layer{layer}")
+                for a, _, _, _ in bounds[1:]:
+                    ax.axvline(a - 0.5, color="0.75", linewidth=0.5, zorder=0)
+                ax.set_xlim(*x_lim)
+                ax.set_ylim(-0.5, keep.size - 0.5)
+                ax.grid(False)
+                if is_output and per_class:
+                    _class_axis(ax, units[keep] // per_class, label=c == 0)
+                else:
+                    ax.set_yticks([])
+                    if c == 0:
+                        ax.set_ylabel(f"hidden {layer}\n({keep.size} units)" if not is_output
+                                      else f"output\n({keep.size} units)")
+                if layer != (L if has_output else hidden[-1]):
+                    ax.tick_params(labelbottom=False)
+                else:
+                    ax.set_xlabel("time step")
+        fig.suptitle("spike rasters at three stages of learning", fontsize=10)
+        return fig
+
+
+def _raster_panel(ax, steps: np.ndarray, spikes: np.ndarray, gid: str):
+    """One mark per spike: a bar filling most of its time step and unit row (data coordinates, so
+    marks keep their shape whatever the panel's size)."""
+    t, u = np.nonzero(spikes)
+    x, y = steps[t].astype(float), u.astype(float)
+    w, h = 0.14, 0.45
+    corners = np.stack([np.stack([x - w, y - h], 1), np.stack([x + w, y - h], 1),
+                        np.stack([x + w, y + h], 1), np.stack([x - w, y + h], 1)], axis=1)
+    marks = PolyCollection(corners, facecolors="black", edgecolors="none",
+                           rasterized=corners.shape[0] > 2000)
+    marks.set_gid(gid)
+    ax.add_collection(marks)
+    return marks
+
+
+def _class_axis(ax, classes: np.ndarray, label: bool):
+    """Ticks at the middle of each class's block of rows, lines between the blocks."""
+    edges = np.flatnonzero(np.diff(classes)) + 1
+    starts = np.concatenate([[0], edges])
+    stops = np.concatenate([edges, [classes.size]])
+    ax.set_yticks((starts + stops - 1) / 2)
+    ax.set_yticklabels([str(int(classes[a])) for a in starts], fontsize=7)
+    ax.tick_params(axis="y", length=0)
+    for e in edges:
+        ax.axhline(e - 0.5, color="0.6", linewidth=0.4)
+    if label:
+        ax.set_ylabel("output units\nby class")
+
+
+def _digit_strip(ax, bounds, thumbs, x_lim):
+    """The images presented, each centred over its steps; their labels when no pixels are known."""
+    ax.set_xlim(*x_lim)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+    for k, (a, b, label, _) in enumerate(bounds):
+        if thumbs is not None and k < len(thumbs):
+            half = (b - a) / 2
+            centre = (a + b - 1) / 2
+            ax.imshow(thumbs[k], cmap="gray_r", extent=(centre - half * 0.9, centre + half * 0.9, 0.05, 0.95),
+                      aspect="auto", interpolation="nearest", vmin=0, vmax=1)
+        else:
+            ax.text((a + b - 1) / 2, 0.5, str(label), ha="center", va="center", fontsize=11)
+
+
+def _thumbnails(rec, cols) -> dict[int, list[np.ndarray]]:
+    """Per column, each image's input as the mean of its recorded input spikes (a square image).
+
+    Any recorder that recorded every input unit over the column's steps will do.
+    """
+    n_in = int(rec.attrs["layer_sizes"][0])
+    side = int(round(np.sqrt(n_in)))
+    sources = [name for name, layers in recorded.recorders_with(rec, "spikes").items()
+               if 0 in layers and rec.units(0, recorder=name).size == n_in]
+    if side * side != n_in or not sources:
+        return {}
+    out = {}
+    for c, col in enumerate(cols):
+        for name in sources:
+            window = (col.first_step, col.stop_step)
+            steps = rec.index(name, window=window)["step"]
+            if steps.size == 0:
+                continue
+            spikes = rec.raster(0, window=window, recorder=name).astype(np.float32)
+            steps = steps[:spikes.shape[0]]
+            images = []
+            for a, b, _, _ in recorded.image_bounds(col.index):
+                sel = (steps >= a) & (steps < b)
+                images.append(spikes[sel].mean(axis=0).reshape(side, side) if sel.any() else np.zeros((side, side)))
+            out[c] = images
+            break
+    return out

@@ -1,0 +1,139 @@
+"""Raster and trace figures drawn headless from small spiking runs recorded in the test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+
+from plot_helpers import assert_figure
+from spikefa import plot
+from spikefa.errors import DataError
+from spikefa.plot import raster, recorded, traces
+from spikefa.record import Recorder, build_recorders, open_run
+from spikefa.runfile import RunFile
+from spikefa.spiking import SpikingNetwork, SpikingParams
+
+SIZES = (16, 60, 30, 40)        # 4x4 input, two hidden layers, 10 classes x 4 output units
+IMAGES = 60
+TRACE_UNITS = [2, 5]
+
+
+def _record(path, mode="spiking", windows=("early", "middle", "late")):
+    gen = np.random.default_rng(0)
+    labels = gen.integers(0, 10, 30)
+    images = np.clip(gen.random((30, SIZES[0]), dtype=np.float32) * 0.5 + (labels[:, None] % 4 == np.arange(16) % 4) * 0.5,
+                     0, 1).astype(np.float32)
+    net = SpikingNetwork(SpikingParams(sizes=SIZES, units_per_class=4, backend="numpy", mode=mode, steps_train=3,
+                                       seed=2, eta=0.05))
+    recorders = [Recorder(name="raster", layers="all", units="all", windows=list(windows), window_images=10),
+                 Recorder(name="input", layers=[0], windows=list(windows), window_images=10),
+                 Recorder(name="traces", layers=[1], units=TRACE_UNITS, variables=["V", "mod"],
+                          windows=list(windows), window_images=10)]
+    with build_recorders(recorders, net, str(path), total_images=IMAGES,
+                         model_params={"network": {"units_per_class": 4}}):
+        net.train(images, labels, n_images=IMAGES)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def spiking_run(tmp_path_factory):
+    return _record(tmp_path_factory.mktemp("rec") / "spiking.h5")
+
+
+def _marks(fig, gid):
+    found = [c for ax in fig.axes for c in ax.collections if isinstance(c, PolyCollection) and c.get_gid() == gid]
+    assert len(found) == 1, gid
+    return found[0]
+
+
+def test_raster_marks_equal_the_recorded_spikes(spiking_run):
+    fig = raster.build(spiking_run, images=4)
+    with open_run(spiking_run) as rec:
+        cols = recorded.columns(rec, "raster", 4)
+        assert [c.name for c in cols] == ["early", "middle", "late"]
+        total = 0
+        for col in cols:
+            assert len(np.unique(col.index["image_count"])) == 4
+            for layer in (1, 2, 3):
+                spikes = rec.raster(layer, window=(col.first_step, col.stop_step), recorder="raster")
+                units = rec.units(layer, recorder="raster")
+                keep = np.arange(units.size) if layer == 3 else raster.shown_units(units, raster.UNITS_PER_HIDDEN, layer)
+                expected = int(spikes[:, keep].sum())
+                marks = _marks(fig, f"{col.name}|layer{layer}")
+                assert len(marks.get_paths()) == expected
+                total += expected
+                # each mark sits on the step and row of a recorded spike
+                centres = np.array([p.vertices[:4].mean(axis=0) for p in marks.get_paths()])
+                t, u = np.nonzero(spikes[:, keep])
+                np.testing.assert_allclose(centres[:, 0], col.index["step"][t])
+                np.testing.assert_allclose(centres[:, 1], u)
+        assert total > 100
+        # hidden layer 1 has 60 units, all recorded: the raster shows 50 of them
+        assert rec.units(1, recorder="raster").size == 60
+        assert raster.shown_units(rec.units(1, recorder="raster"), raster.UNITS_PER_HIDDEN, 1).size == 50
+
+
+def test_raster_groups_output_units_by_class(spiking_run):
+    fig = raster.build(spiking_run, images=4)
+    out_ax = _marks(fig, "early|layer3").axes
+    assert [t.get_text() for t in out_ax.get_yticklabels()] == [str(c) for c in range(10)]
+    np.testing.assert_allclose(out_ax.get_yticks(), np.arange(10) * 4 + 1.5)
+
+
+def test_raster_digit_strip_shows_the_mean_input(spiking_run):
+    fig = raster.build(spiking_run, images=4)
+    strip = fig.axes[0]
+    shown = strip.images
+    assert len(shown) == 4
+    with open_run(spiking_run) as rec:
+        col = recorded.columns(rec, "raster", 4)[0]
+        spikes = rec.raster(0, window=(col.first_step, col.stop_step), recorder="input")
+    a, b, _, _ = recorded.image_bounds(col.index)[0]
+    np.testing.assert_allclose(shown[0].get_array(), spikes[:b - a].mean(axis=0).reshape(4, 4))
+
+
+def test_traces_draw_the_recorded_psp_and_modulation(spiking_run):
+    fig = traces.build(spiking_run, images=3)
+    lines = {line.get_gid(): line for ax in fig.axes for line in ax.lines if line.get_gid()}
+    with open_run(spiking_run) as rec:
+        for col in recorded.columns(rec, "traces", 3):
+            window = (col.first_step, col.stop_step)
+            for row, var in enumerate(("V", "mod")):
+                for unit in TRACE_UNITS:
+                    want = rec.trace(var, 1, units=[unit], window=window, recorder="traces")[:, 0]
+                    line = lines[f"{col.name}|unit{unit}|{row}"]
+                    np.testing.assert_array_equal(line.get_ydata(), want)
+                    np.testing.assert_array_equal(line.get_xdata(), col.index["step"])
+
+
+def test_columns_split_a_whole_run_recording(tmp_path):
+    path = _record(tmp_path / "whole.h5", windows=())
+    with open_run(path) as rec:
+        cols = recorded.columns(rec, "raster", 5)
+    assert [c.name for c in cols] == ["early", "middle", "late"]
+    firsts = [int(c.index["image_count"][0]) for c in cols]
+    lasts = [int(c.index["image_count"][-1]) for c in cols]
+    assert firsts[0] == 0 and lasts[-1] == IMAGES - 1 and firsts[1] == round((IMAGES - 5) / 2)
+
+
+def test_missing_recordings_name_the_recorder_setting(tmp_path):
+    bare = str(tmp_path / "bare.h5")
+    with RunFile(bare) as out:
+        out.append("spiking/examples_seen", 0)
+        out.append("spiking/test_error", 0.9)
+    with pytest.raises(DataError, match=r"\[record\].*\"spikes\""):
+        plot.plot(bare, str(tmp_path), ["raster"])
+    with pytest.raises(DataError, match=r"\"V\", \"mod\""):
+        plot.plot(bare, str(tmp_path), ["traces"])
+    rate = _record(tmp_path / "rate.h5", mode="rate")
+    with pytest.raises(DataError, match="rate mode"):
+        raster.draw(rate, str(tmp_path))
+    assert set(plot.available(rate)) == {"traces"}
+
+
+def test_plot_all_on_a_recorded_run_writes_raster_and_traces(tmp_path, spiking_run):
+    written = plot.plot_all(spiking_run, str(tmp_path / "all"))
+    assert set(written) == {"raster", "traces"}
+    assert_figure(written["raster"], raster.WIDTH, raster.height(2))
+    assert_figure(written["traces"], traces.WIDTH, traces.height(len(TRACE_UNITS)))
