@@ -69,17 +69,27 @@ class CpuBackend(NumpyBackend):
                             fb_kind=cpu.FEEDBACK_CODES[p.feedback], g=int(p.units_per_class))
 
     def threads_for(self, streams: int) -> int:
+        """params.threads, or automatically: every core only when a kernel call has milliseconds of
+        work (several streams on a large network); waking threads costs more than short kernels gain."""
         import numba
 
-        wanted = self.params.threads or (1 if streams == 1 else numba.config.NUMBA_NUM_THREADS)
-        return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+        cores = numba.config.NUMBA_NUM_THREADS
+        if self.params.threads:
+            return max(1, min(self.params.threads, cores))
+        largest = max(WT.size for WT in self.weights.WT)
+        return cores if streams >= 4 and largest >= 1_000_000 else 1
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose):
         import numba
 
         o, w = self.options, self.weights
-        numba.set_num_threads(self.threads_for(state.streams))
-        self.kernels.run_steps(
+        threads = self.threads_for(state.streams)
+        if threads == 1:
+            kernel = self.kernels.run_steps_serial
+        else:
+            numba.set_num_threads(threads)
+            kernel = self.kernels.run_steps_parallel
+        kernel(
             X, order, labels, counts, int(seq0), int(n_steps), int(steps_per_image), int(t0), bool(learn),
             int(purpose), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"], o["phi_kind"], o["fb_kind"],
             o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT, self.use_mask, w.learns,

@@ -39,7 +39,7 @@ def save_checkpoint(net: SpikingNetwork, path: str, extra: dict | None = None) -
                 g = h5.create_group(f"layer{h + 1}")
                 g["WT"] = w.WT[h]
                 g["b"] = w.b[h]
-                if w.B[h] is not None:
+                if h < len(w.B) and w.B[h] is not None:
                     g["B"] = w.B[h]
                 if w.maskT[h] is not None:
                     g["maskT"] = w.maskT[h]
@@ -76,7 +76,7 @@ def load_checkpoint(path: str, backend: str | None = None) -> tuple[SpikingNetwo
                 g = h5[f"layer{h + 1}"]
                 w.WT[h][...] = g["WT"][()]
                 w.b[h][...] = g["b"][()]
-                if w.B[h] is not None:
+                if h < len(w.B) and w.B[h] is not None:
                     w.B[h][...] = g["B"][()]
                 if w.maskT[h] is not None:
                     w.maskT[h][...] = g["maskT"][()]

@@ -20,6 +20,8 @@ All kernels are compiled with cache=True so a second run loads them from Numba's
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
@@ -65,7 +67,6 @@ def _draw_input(X, rows, s0, seed, t, purpose, rate):
                 s0[k, j] = np.float32(1.0) if u < p else np.float32(0.0)
 
 
-@njit(cache=True, parallel=True)
 def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, rate):
     n_in, n_out = WT.shape
     S = s_in.shape[0]
@@ -109,7 +110,6 @@ def _error(labels, g, P, U, Mod, tau, phi_kind):
             Mod[k, i] = _phi(U[k, i], phi_kind)
 
 
-@njit(cache=True, parallel=True, fastmath=_FAST)
 def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
     n = Bm.shape[0]
     S = U.shape[0]
@@ -124,7 +124,6 @@ def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
             Mod[k, j] = _phi(U[k, j], phi_kind)
 
 
-@njit(cache=True, parallel=True)
 def _plasticity(WT, maskT, use_mask, s_in, D, coef):
     n_in = WT.shape[0]
     S = s_in.shape[0]
@@ -158,8 +157,7 @@ def _bias_and_factor(b, Mod, P, D, eta, gamma):
         b[i] += eta * total - gamma * b[i]
 
 
-@njit(cache=True)
-def run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
+def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
               seed, rate, tau, eta, gamma, phi_kind, fb_kind, g,
               WT, scale, b, B, maskT, use_mask, learns, s, V, P, U, Mod, A, D):
     """Steps seq0 .. seq0+n_steps-1 of an image sequence; the arguments of reference.run_steps,
@@ -174,8 +172,9 @@ def run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, lear
         for h in range(L):
             _forward(WT[h], np.float32(scale[h]), b[h], s[h], A[h], V[h], P[h], s[h + 1], tau,
                      seed64, t, h + 1, purpose, rate)
-        _error(labels[i_img], g, P[L - 1], U[L - 1], Mod[L - 1], tau, phi_kind)
-        if fb_kind != 3:
+        if learn:
+            _error(labels[i_img], g, P[L - 1], U[L - 1], Mod[L - 1], tau, phi_kind)
+        if learn and fb_kind != 3:
             for h in range(L - 2, -1, -1):
                 if fb_kind == 0:
                     _feedback(B[h], np.float32(1.0), Mod[h + 1], U[h], Mod[h], tau, phi_kind)
@@ -202,7 +201,6 @@ def run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, lear
                     scale[h] = 1.0
 
 
-@njit(cache=True, parallel=True)
 def _fold(WT, factor):
     for j in prange(WT.shape[0]):
         for i in range(WT.shape[1]):
@@ -219,3 +217,30 @@ def first_nonfinite(arrays) -> int:
                 if not np.isfinite(a[k, i]):
                     return h
     return -1
+
+
+def _variant(fn, suffix: str, namespace: dict):
+    """A copy of ``fn`` whose globals are ``namespace`` and whose name ends in ``suffix``.
+
+    Numba names its cache files after a function's qualified name, so the serial and the
+    parallel build of one kernel are cached apart.
+    """
+    g = types.FunctionType(fn.__code__, namespace, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    g.__qualname__ = fn.__qualname__ + suffix
+    g.__module__ = fn.__module__
+    return g
+
+
+def _build(parallel: bool):
+    suffix = "_parallel" if parallel else "_serial"
+    namespace = dict(globals())
+    for fn, fast in ((_forward, False), (_feedback, True), (_plasticity, False), (_fold, False)):
+        namespace[fn.__name__] = njit(cache=True, parallel=parallel, fastmath=_FAST if fast else False)(
+            _variant(fn, suffix, namespace))
+    return njit(cache=True)(_variant(_run_steps, suffix, namespace))
+
+
+# a step's kernels on one stream of the Figure 4 network take ~0.1-1 ms: too short to pay for
+# waking a thread pool on a busy machine, so one stream runs the serial build by default
+run_steps_serial = _build(parallel=False)
+run_steps_parallel = _build(parallel=True)

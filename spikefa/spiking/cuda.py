@@ -287,6 +287,10 @@ class CudaBackend:
                 _forward_kernel[grid, block](self.d_WT[h], F32(w.scale[h]), self.d_b[h], st.s[h], st.A[h],
                                              st.V[h], st.P[h], st.s[h + 1], tau, seed, t, h + 1, purpose,
                                              self.rate)
+            grid, block = _blocks(S * counts.shape[2])
+            _votes_kernel[grid, block](st.s[L], d_counts, i_img - first, p.units_per_class)
+            if not learn:  # the feedback path only drives plasticity
+                continue
             grid, block = _blocks(S * st.P[L - 1].shape[1])
             _error_kernel[grid, block](d_labels[i_img], p.units_per_class, st.P[L - 1], st.U[L - 1],
                                        st.Mod[L - 1], tau, self.phi_kind)
@@ -300,23 +304,19 @@ class CudaBackend:
                         src = h + 1 if self.fb_kind == FEEDBACK_CODES["fa"] else L - 1
                         _feedback_cols_kernel[grid, block](self.d_BT[h], st.Mod[src], st.U[h], st.Mod[h], tau,
                                                            self.phi_kind)
-            grid, block = _blocks(S * counts.shape[2])
-            _votes_kernel[grid, block](st.s[L], d_counts, i_img - first, p.units_per_class)
-            if learn:
-                for h in range(L):
-                    if not w.learns[h]:
-                        continue
-                    n_in, n_out = w.WT[h].shape
-                    grid, block = _blocks(n_out)
-                    _factor_bias_kernel[grid, block](self.d_b[h], st.Mod[h], st.P[h], st.D[h], eta, gamma)
-                    w.scale[h] *= 1.0 - np.float64(gamma)
-                    grid, block = _blocks2(n_out, n_in)
-                    use_mask = w.maskT[h] is not None
-                    _plasticity_kernel[grid, block](self.d_WT[h], self.d_maskT[h], use_mask, st.s[h], st.D[h],
-                                                    F32(np.float64(eta) / w.scale[h]))
-                    if w.scale[h] < 0.5:
-                        _scale_kernel[grid, block](self.d_WT[h], F32(w.scale[h]))
-                        w.scale[h] = 1.0
+            for h in range(L):
+                if not w.learns[h]:
+                    continue
+                n_in, n_out = w.WT[h].shape
+                grid, block = _blocks(n_out)
+                _factor_bias_kernel[grid, block](self.d_b[h], st.Mod[h], st.P[h], st.D[h], eta, gamma)
+                w.scale[h] *= 1.0 - np.float64(gamma)
+                grid, block = _blocks2(n_out, n_in)
+                _plasticity_kernel[grid, block](self.d_WT[h], self.d_maskT[h], w.maskT[h] is not None, st.s[h],
+                                                st.D[h], F32(np.float64(eta) / w.scale[h]))
+                if w.scale[h] < 0.5:
+                    _scale_kernel[grid, block](self.d_WT[h], F32(w.scale[h]))
+                    w.scale[h] = 1.0
         d_counts.copy_to_host(counts[first:last])
 
     def _any_nonfinite(self, arrays) -> int:

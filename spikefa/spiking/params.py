@@ -41,8 +41,8 @@ NETWORK_SCHEMA = {
                      "1 is the paper's network", min=1),
     "test_streams": Field(64, "int", "parallel streams used while testing (no plasticity: "
                           "results do not depend on it beyond the random draws)", min=1),
-    "threads": Field(0, "int", "cpu backend threads; 0: one thread for one stream (a step's kernels are "
-                     "too short to pay for waking threads), every core for several streams", min=0),
+    "threads": Field(0, "int", "cpu backend threads; 0: automatic (every core only for several streams on "
+                     "a large network, where a kernel call has milliseconds of work)", min=0),
     "backend": Field("cpu", "str", "numpy (reference), cpu (Numba), cuda (Numba CUDA)", choices=BACKENDS),
 }
 

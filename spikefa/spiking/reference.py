@@ -11,10 +11,12 @@ phi = phi_d, tanh by default; all arithmetic float32):
                                                       F_l = W_{l+1}^T phi(U_{l+1}) (bp, W before step 5)
                                                       F_l = B_l phi(U_L)       (direct)
                   (feedback "none": hidden U_l stay 0 and hidden layers do not learn)
-5. plasticity, only when learning, each layer that learns, streams summed:
+5. plasticity, each layer that learns, streams summed:
                   D_l = phi(U_l) * P_l (1 - P_l)
                   W_l <- W_l - gamma W_l + eta sum_k D_l[k] s_{l-1}[k]^T   (times the sparse mask)
                   b_l <- b_l - gamma b_l + eta sum_k D_l[k]
+Steps 3-5 run only while learning: with plasticity off (testing) the feedback path affects
+nothing, so it is not computed and U keeps its value.
 The uniform u of unit i of layer l in stream k is rng.uniform(seed, t, layer_key(l, k, purpose), i)
 (purpose 0 while training, 1 while testing). In rate mode every sample [u < p] is replaced by p.
 The step counter t advances by one after each step.
@@ -62,6 +64,8 @@ def step(params: SpikingParams, w: Weights, st: StreamState, x: np.ndarray, labe
         st.P[h][...] = sigmoid(st.V[h])
         sample(st.P[h], st.s[h + 1], params, t, h + 1, purpose)
 
+    if not learn:  # the feedback path only drives plasticity: with plasticity off it changes nothing
+        return
     target = np.zeros_like(st.P[L - 1])
     g = params.units_per_class
     for k, c in enumerate(labels):
@@ -80,8 +84,6 @@ def step(params: SpikingParams, w: Weights, st: StreamState, x: np.ndarray, labe
         st.U[h] += tau * (F - st.U[h])
         st.Mod[h][...] = phi(st.U[h], params.phi)
 
-    if not learn:
-        return
     eta, gamma = F32(params.eta), F32(params.gamma)
     for h in range(L):
         if not w.learns[h]:

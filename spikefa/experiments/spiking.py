@@ -1,0 +1,202 @@
+"""Experiment "spiking": train the continuous-time spiking network of Figure 4 and test it at intervals.
+
+Model file tables: [network] (spikefa.spiking.params.NETWORK_SCHEMA), [data], [train] and
+[record] (recorders, spikefa.record). Writes /metrics/<arm>/examples_seen, test_error, train_error
+and images_per_s at every evaluation, saves a checkpoint (ctx.checkpoint_path()) at every
+evaluation and every train.checkpoint_every images, and continues from one with --resume: the
+resumed run computes exactly what the run never stopped would have.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..config import Field
+from ..errors import ConfigError, DataError
+from ..spiking import NETWORK_SCHEMA, SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
+
+try:
+    from ..record import RECORD_SCHEMA, build_recorders
+except ImportError:  # recorders are optional for this experiment
+    RECORD_SCHEMA, build_recorders = {}, None
+
+DOC = "continuous-time spiking network learning by feedback alignment (Figure 4)"
+
+SCHEMA = {
+    "seed": Field(0, "int", "seed of weights, feedback matrices, spikes and data order", min=0),
+    "network": NETWORK_SCHEMA,
+    "data": {
+        "dataset": Field("mnist", "str", "mnist (needs the four IDX files) or synthetic (generated)",
+                         choices=("mnist", "synthetic")),
+        "path": Field(None, "str", "folder with the MNIST files (default: $SPIKEFA_MNIST, then data/mnist)",
+                      optional=True),
+        "train_size": Field(0, "int", "use only the first n training images (0: all)", min=0),
+        "test_size": Field(0, "int", "use only the first n test images (0: all)", min=0),
+        "synthetic_grid": Field(12, "int", "synthetic images are grid x grid pixels", min=6),
+        "synthetic_train": Field(5000, "int", "synthetic training samples", min=10),
+        "synthetic_test": Field(1000, "int", "synthetic test samples", min=10),
+    },
+    "train": {
+        "images": Field(60000, "int", "training images presented in all (one stream counts S per slot)", min=1),
+        "steps_per_image": Field(5, "int", "N: time steps each training image is shown for", min=1),
+        "test_steps": Field(5, "int", "M: time steps each test image is shown for", min=1),
+        "eval_every": Field(10000, "int", "images between test-set evaluations", min=1),
+        "checkpoint_every": Field(0, "int", "images between checkpoints besides those at evaluations "
+                                  "(0: only at evaluations)", min=0),
+        "shuffle": Field(True, "bool", "a fresh random order of the training set every epoch"),
+        "arm": Field(None, "str", "name of the metrics group (default: from the feedback pathway, "
+                     "e.g. fa, bp, direct, shallow, with _sparse and _rate appended)", optional=True),
+    },
+    "record": RECORD_SCHEMA,
+}
+
+
+def arm_name(params: dict) -> str:
+    net, train = params["network"], params["train"]
+    if train["arm"]:
+        return train["arm"]
+    name = {"none": "shallow"}.get(net["feedback"], net["feedback"])
+    if net["sparse"] > 0:
+        name += "_sparse"
+    if net["mode"] == "rate":
+        name += "_rate"
+    return name
+
+
+def load_data(params: dict):
+    """(train images, train labels, test images, test labels) as float32 in [0, 1] and int64."""
+    d, sizes = params["data"], params["network"]["sizes"]
+    if d["dataset"] == "synthetic":
+        from ..data import synthetic
+
+        n_classes = sizes[-1] // params["network"]["units_per_class"]
+        kw = dict(n_classes=n_classes, size=d["synthetic_grid"], seed=params["seed"])
+        X, y = synthetic.load("train", d["synthetic_train"], **kw)
+        Xt, yt = synthetic.load("test", d["synthetic_test"], **kw)
+    else:
+        from ..data import mnist
+
+        X, y = mnist.load("train", d["path"])
+        Xt, yt = mnist.load("test", d["path"])
+        X, Xt = mnist.as_float(X), mnist.as_float(Xt)
+        y, yt = y.astype(np.int64), yt.astype(np.int64)
+    if d["train_size"]:
+        X, y = X[:d["train_size"]], y[:d["train_size"]]
+    if d["test_size"]:
+        Xt, yt = Xt[:d["test_size"]], yt[:d["test_size"]]
+    if X.shape[1] != sizes[0]:
+        raise ConfigError(f"network.sizes starts with {sizes[0]} input units but {d['dataset']} images have "
+                          f"{X.shape[1]} pixels; set the first entry of network.sizes to {X.shape[1]}")
+    n_classes = sizes[-1] // params["network"]["units_per_class"]
+    if int(max(y.max(), yt.max())) >= n_classes:
+        raise DataError(f"{d['dataset']} has {int(max(y.max(), yt.max())) + 1} classes but the network "
+                        f"votes for {n_classes}; make network.sizes[-1] = classes * units_per_class")
+    return X, y, Xt, yt
+
+
+def network_params(params: dict) -> SpikingParams:
+    t = params["train"]
+    return SpikingParams.from_table(params["network"], steps_train=t["steps_per_image"],
+                                    steps_test=t["test_steps"], seed=params["seed"], shuffle=t["shuffle"])
+
+
+_RUNTIME_KEYS = ("backend", "threads", "test_streams")   # may differ between a checkpoint and its resumption
+
+
+def _resume(path: str, wanted: SpikingParams) -> tuple[SpikingNetwork, dict]:
+    net, extra = load_checkpoint(path, backend=wanted.backend)
+    saved, asked = net.params.as_dict(), wanted.as_dict()
+    diff = [k for k in asked if k not in _RUNTIME_KEYS and saved.get(k) != asked[k]]
+    if diff:
+        k = diff[0]
+        raise ConfigError(f"--resume {path}: the checkpoint has {k} = {saved.get(k)!r} but the model asks for "
+                          f"{asked[k]!r}; resume with the model file that wrote the checkpoint")
+    if any(saved[k] != asked[k] for k in _RUNTIME_KEYS):
+        net = _with_runtime(net, wanted)
+    return net, extra
+
+
+def _with_runtime(net: SpikingNetwork, wanted: SpikingParams) -> SpikingNetwork:
+    """The same network with the model's backend, threads and test streams."""
+    fresh = SpikingNetwork(net.params.replace(backend=wanted.backend, threads=wanted.threads,
+                                              test_streams=wanted.test_streams))
+    for mine, theirs in ((fresh.weights.WT, net.weights.WT), (fresh.weights.b, net.weights.b),
+                         (fresh.weights.B, net.weights.B), (fresh.weights.maskT, net.weights.maskT)):
+        for a, b in zip(mine, theirs):
+            if a is not None:
+                a[...] = b
+    fresh.weights.scale[:] = net.weights.scale
+    fresh.state.copy_from(net.state)
+    fresh.step, fresh.images_seen = net.step, net.images_seen
+    return fresh
+
+
+def run(params: dict, out, ctx) -> list[dict]:
+    p = network_params(params)
+    t = params["train"]
+    arm = arm_name(params)
+    X, y, Xt, yt = load_data(params)
+    history = []
+    if ctx.resume:
+        net, extra = _resume(ctx.resume, p)
+        history = [tuple(row) for row in extra.get("history", [])]
+        for seen, err, train_err, rate in history:   # the curve so far goes into this run file too
+            out.append(f"{arm}/examples_seen", seen)
+            out.append(f"{arm}/test_error", err)
+            out.append(f"{arm}/train_error", train_err)
+            out.append(f"{arm}/images_per_s", rate)
+        ctx.log(f"resuming from {ctx.resume} at {net.images_seen} images, step {net.step}")
+    else:
+        net = SpikingNetwork(p)
+    recording = None
+    if build_recorders is not None and params["record"].get("recorders"):
+        recording = build_recorders(params["record"], net, out, model_params=params, total_images=t["images"],
+                                    resume_step=True if ctx.resume else None, log=ctx.log)
+    total = t["images"]
+    ckpt_path = ctx.checkpoint_path()
+    window_errors, window_images = 0, 0
+    last_train_error = float("nan")
+    started, images_at_start = time.perf_counter(), net.images_seen
+    bar = ctx.progress(total=total, desc=f"spiking {arm}", unit="img", initial=min(net.images_seen, total))
+
+    def on_block(n_images, n_errors):
+        nonlocal window_errors, window_images
+        window_errors += n_errors
+        window_images += n_images
+        bar.update(n_images)
+        bar.set_postfix(err=f"{window_errors / window_images:.3f}", refresh=False)
+
+    try:
+        while net.images_seen < total:
+            boundaries = [total, (net.images_seen // t["eval_every"] + 1) * t["eval_every"]]
+            if t["checkpoint_every"]:
+                boundaries.append((net.images_seen // t["checkpoint_every"] + 1) * t["checkpoint_every"])
+            stop = min(boundaries)
+            net.train(X, y, stop - net.images_seen, callback=on_block)
+            if net.images_seen % t["eval_every"] == 0 or net.images_seen >= total:
+                err = net.test(Xt, yt)
+                last_train_error = window_errors / max(1, window_images)
+                elapsed = time.perf_counter() - started
+                rate = (net.images_seen - images_at_start) / max(elapsed, 1e-9)
+                history.append((net.images_seen, err, last_train_error, rate))
+                out.append(f"{arm}/examples_seen", net.images_seen)
+                out.append(f"{arm}/test_error", err)
+                out.append(f"{arm}/train_error", last_train_error)
+                out.append(f"{arm}/images_per_s", rate)
+                out.flush()
+                ctx.log(f"{net.images_seen} images: test error {err:.4f}, training error "
+                        f"{last_train_error:.4f}, {rate:.1f} images/s")
+                window_errors = window_images = 0
+            save_checkpoint(net, ckpt_path, extra={"history": history, "arm": arm})
+    finally:
+        bar.close()
+        if recording is not None:
+            recording.close()
+    elapsed = time.perf_counter() - started
+    final = history[-1] if history else (net.images_seen, float("nan"), last_train_error, 0.0)
+    return [{"arm": arm, "dataset": params["data"]["dataset"], "mode": p.mode, "backend": p.backend,
+             "images": net.images_seen, "steps": net.step, "test_error": final[1], "train_error": final[2],
+             "images_per_s": (net.images_seen - images_at_start) / max(elapsed, 1e-9),
+             "checkpoint": ckpt_path}]
