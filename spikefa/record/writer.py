@@ -26,11 +26,14 @@ INDEX_MEANING = {
                    "what recorder windows count",
 }
 COMPRESSION = {"compression": "gzip", "compression_opts": 1}
-CHUNK_BYTES = 1 << 18
+# Small chunks: every flush compresses and rewrites each dataset's last, partly filled chunk, so
+# a flush costs time in proportion to the chunk size, and the space of each rewritten chunk is
+# lost (with 128 KB chunks and a flush a second, files grew to 3x their data).
+CHUNK_BYTES = 1 << 13
 
 
 def chunk_rows(row_bytes: int, block: int) -> int:
-    return int(max(16, min(4096, max(block, CHUNK_BYTES // max(1, row_bytes)))))
+    return int(max(16, min(4096, CHUNK_BYTES // max(1, row_bytes))))
 
 
 def _append_rows(ds, n: int, rows: np.ndarray) -> None:
@@ -51,6 +54,7 @@ class HostChannel:
         self.n_units = layer_size if units is None else len(units)
         self.stream = stream
         self.buf = np.zeros((block, self.n_units), dtype=dtype)
+        self.rows = list(self.buf)  # one view per row, made once: a recorded step makes none
         self.encoding = "float32"
         self.ds = self.ds_unit = None
         self.events_committed = self.events_pending = 0
@@ -59,10 +63,10 @@ class HostChannel:
         if self.stream is not None:
             src = src[self.stream]
         if self.units is None:
-            np.copyto(self.buf[row], src, casting="unsafe")
+            np.copyto(self.rows[row], src, casting="unsafe")
         else:
             # mode="clip": indices were checked when declared, and "raise" would buffer (allocate)
-            np.take(src, self.units, out=self.buf[row], mode="clip")
+            src.take(self.units, out=self.rows[row], mode="clip")
 
     def fetch(self, m: int) -> np.ndarray:
         return self.buf[:m]

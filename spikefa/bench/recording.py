@@ -1,0 +1,144 @@
+"""spikefa bench recording: what recording costs the Figure 4 network on the cpu backend.
+
+Trains the 784-1500-1500-1500-1000 network on MNIST (random images when MNIST is not found) and
+times the step in four ways. Every configuration trains from the same saved state on the same
+images (same steps, so the same random draws and the same work), in interleaved rounds with the
+order rotated, so that a busy machine slows all of them alike:
+  bare          no observer (the network runs blocks of steps per compiled call)
+  observer      an observer that does nothing (one compiled call per step): the protocol's own cost
+  50 units      50 random units of every layer, every variable (spikes, V, U, mod, error), every step
+  all spikes    every spike of every layer (input included), every step
+and prints each recording's step time over the bare step time (writes of full blocks and the
+timed flushes included; the one-off close at the end of a run is shown on its own). The ratio is
+taken on the process's CPU time, which other programs on a shared machine do not inflate (the
+cpu backend runs one thread for one stream, and recording works in the same thread); the wall-
+clock ratio is printed beside it. Targets: <= 1.10 and <= 1.30.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from ..progress import format_table
+from ..record import Recorder, build_recorders
+
+FIG4_SIZES = (784, 1500, 1500, 1500, 1000)
+QUICK_SIZES = (784, 200, 200, 100)
+TARGETS = {"50 units": 1.10, "all spikes": 1.30}
+
+
+def _data(n: int):
+    try:
+        from ..data import mnist
+        images, labels = mnist.load("train", check=False)
+        return mnist.as_float(images[:n]), labels[:n].astype(np.int64), "MNIST"
+    except Exception:     # no MNIST here: the cost of recording hardly depends on the pixels
+        gen = np.random.default_rng(0)
+        images = gen.random((n, 784), dtype=np.float32) * (gen.random((n, 784)) < 0.2)
+        return images, np.arange(n) % 10, "random images"
+
+
+def _snapshot(net):
+    return copy.deepcopy((net.weights.WT, net.weights.scale, net.weights.b, net.state, net.step, net.images_seen))
+
+
+def _restore(net, snap):
+    WT, scale, b, state, step, seen = snap
+    w = net.weights
+    for dst, src in zip(w.WT, WT):
+        dst[...] = src
+    for dst, src in zip(w.b, b):
+        dst[...] = src
+    w.scale[...] = scale
+    net.state.copy_from(state)
+    net.step, net.images_seen = step, seen
+
+
+class _Nothing:
+    def on_step(self, net):
+        pass
+
+
+def _configs(n_layers: int) -> dict:
+    every_var = ["spikes", "V", "U", "mod", "error"]
+    return {
+        "bare": None,
+        "observer": "nothing",
+        "50 units": [Recorder(name="units50", layers="all", units=50, seed=0, variables=every_var)],
+        "all spikes": [Recorder(name="spikes", layers=list(range(n_layers + 1)), units="all",
+                                variables=["spikes"])],
+    }
+
+
+def measure(sizes=FIG4_SIZES, images_per_round: int = 40, rounds: int = 3, backend: str = "cpu",
+            log=print) -> list[dict]:
+    """Seconds per step of each configuration (best round) and its ratio to the bare step."""
+    from ..spiking.network import SpikingNetwork
+    from ..spiking.params import SpikingParams
+
+    units_per_class = sizes[-1] // 10
+    net = SpikingNetwork(SpikingParams(sizes=sizes, units_per_class=units_per_class, backend=backend))
+    X, y, what = _data(images_per_round * (rounds * 4 + 1))
+    log(f"network {'-'.join(map(str, sizes))}, backend {backend}, {what}, {images_per_round} images "
+        f"x {net.params.steps_train} steps per round, {rounds} rounds")
+    net.train(X, y, n_images=images_per_round)       # compile and warm up
+    net.add_observer(_Nothing())
+    net.train(X, y, n_images=1)                      # compile the one-step path too
+    net.observers.clear()
+    snap = _snapshot(net)
+    configs = _configs(len(sizes) - 1)
+    names = list(configs)
+    times = {name: [] for name in configs}
+    cpu_times = {name: [] for name in configs}
+    closing = {name: [] for name in configs}
+    steps = images_per_round * net.params.steps_train
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                recs = configs[name]
+                _restore(net, snap)
+                rec = None
+                if recs == "nothing":
+                    rec = _Nothing()
+                    net.add_observer(rec)
+                elif recs is not None:
+                    path = os.path.join(tmp, f"{name.replace(' ', '_')}-{r}.h5")
+                    rec = build_recorders(recs, net, path)
+                t0, c0 = time.perf_counter(), time.process_time()
+                net.train(X, y, n_images=images_per_round)
+                elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+                if recs == "nothing":
+                    net.remove_observer(rec)
+                elif recs is not None:
+                    t1 = time.perf_counter()
+                    rec.close()            # once per run: the last block, reported on its own
+                    closing[name].append(time.perf_counter() - t1)
+                times[name].append(elapsed / steps)
+                cpu_times[name].append(cpu / steps)
+    base, cpu_base = min(times["bare"]), min(cpu_times["bare"])
+    rows = []
+    for name in configs:
+        ts, cs = times[name], cpu_times[name]
+        row = {"configuration": name, "ms/step": 1e3 * min(ts), "cpu ms/step": 1e3 * min(cs),
+               "ratio": min(cs) / cpu_base, "wall ratio": min(ts) / base,
+               "close ms": 1e3 * min(closing[name]) if closing[name] else ""}
+        if name in TARGETS:
+            row["target"] = f"<= {TARGETS[name]:.2f}"
+            row["met"] = "yes" if row["ratio"] <= TARGETS[name] else "no"
+        rows.append(row)
+    return rows
+
+
+def main(args) -> int:
+    quick = bool(getattr(args, "quick", False))
+    repeat = getattr(args, "repeat", None)
+    rows = measure(sizes=QUICK_SIZES if quick else FIG4_SIZES, images_per_round=4 if quick else 40,
+                   rounds=repeat or (2 if quick else 3))
+    print(format_table(rows, "recording cost: step time over the bare step, best of the rounds (ratio: "
+                             "process CPU time, robust to other load; wall ratio: elapsed time)"))
+    return 0
