@@ -61,9 +61,8 @@ def _forward(WTs, bs, scales, x, Hs, hidden_code, out_code, noise, noise_t, sigm
         for j in range(n_in):
             v = inp[j]
             if v != 0.0:
-                row = WT[j]
                 for i in range(n_out):
-                    h[i] += v * row[i]
+                    h[i] += v * WT[j, i]
         code = out_code if l == L - 1 else hidden_code
         s = np.float32(scales[l])
         b = bs[l]
@@ -86,9 +85,8 @@ def _matvec_rows(M, v, out):
     """out = M @ v for a C-contiguous M (rows are contiguous)."""
     for i in range(M.shape[0]):
         acc = np.float32(0.0)
-        row = M[i]
         for k in range(M.shape[1]):
-            acc += row[k] * v[k]
+            acc += M[i, k] * v[k]
         out[i] = acc
 
 
@@ -195,18 +193,15 @@ def train_block(WTs, bs, Bs, MTs, X, Y, order, rule, hidden_code, out_code, eta,
                     v = inp[j]
                     if v != 0.0:
                         cv = c * v
-                        row = WT[j]
-                        mrow = MT[j]
                         for i in range(n_o):
-                            row[i] += cv * g[i] * mrow[i]
+                            WT[j, i] += cv * g[i] * MT[j, i]
             else:
                 for j in range(n_in):
                     v = inp[j]
                     if v != 0.0:
                         cv = c * v
-                        row = WT[j]
                         for i in range(n_o):
-                            row[i] += cv * g[i]
+                            WT[j, i] += cv * g[i]
             scales[l] = new_scale
             b = bs[l]
             e32 = np.float32(eta)

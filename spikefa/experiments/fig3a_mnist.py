@@ -1,0 +1,154 @@
+"""Figure 3a, b: a 784-1000-10 network of logistic units learns MNIST by backprop, feedback
+alignment, shallow learning, and feedback alignment with 50% of W and B removed; per-example
+updates, n runs per arm (each FA run with a new B). Test error over training (3a) and the angle
+between FA's and backprop's hidden teaching signals (3b)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import Field
+from ..data import mnist
+from ..rate import metrics
+from ..rate.network import RateNet
+from ..rate.train import Scratch, train
+from . import _rate
+from ._rate import FEEDBACK, STREAM, WEIGHTS, append_block, seeded
+
+DOC = "Figure 3a/b: MNIST 784-1000-10 logistic net, bp vs fa vs shallow vs 50%-sparse fa"
+
+# arm -> (rule, fraction of W and B removed)
+ARMS = {"bp": ("bp", 0.0), "fa": ("fa", 0.0), "shallow": ("shallow", 0.0), "fa_sparse": ("fa", 0.5),
+        "fa_fprime": ("fa_fprime", 0.0), "dfa": ("dfa", 0.0)}
+
+SCHEMA = {
+    "seed": Field(0, "int", "seed of the weights, feedback matrices and example order", min=0),
+    "runs": Field(20, "int", "runs per arm; run k of every arm starts from the same W (before masking) "
+                  "and sees the same example order; each run draws a new B", min=1),
+    "arms": Field(["bp", "fa", "shallow", "fa_sparse"], "list[str]", "arms to run", choices=tuple(ARMS),
+                  min_len=1),
+    "network": {
+        "hidden": Field(1000, "int", "hidden units", min=1),
+        "init_scale": _rate.scale_field([0.05], "forward weights and biases ~ U[-w, w]"),
+        "feedback_scale": _rate.scale_field([0.05], "feedback weights B ~ U[-beta, beta]"),
+        "sparse_fraction": Field(0.5, "float", "fraction of W and B removed in the sparse arm", min=0, max=0.99),
+    },
+    "data": {
+        "path": Field(None, "str", "folder with the MNIST files (default: $SPIKEFA_MNIST, then data/mnist)",
+                      optional=True),
+        "train_examples": Field(60000, "int", "training images used (the first n)", min=1, max=60000),
+        "test_examples": Field(10000, "int", "test images used (the first n)", min=1, max=10000),
+        "train_error_examples": Field(10000, "int", "training images on which the training error is "
+                                      "measured at each evaluation (0: not measured)", min=0, max=60000),
+    },
+    "train": {
+        "epochs": Field(60, "int", "passes over the training images (shuffled each epoch)", min=1),
+        "eta": Field(1e-3, "float", "learning rate (paper: 1e-3)", min=0, min_exclusive=True),
+        "decay": Field(1e-6, "float", "weight decay alpha: W <- W - eta*alpha*W (paper: 1e-6)", min=0),
+        "evals_per_epoch": Field(1, "int", "test-error evaluations per epoch", min=1),
+        "angle_block": Field(1000, "int", "examples per block of the delta angle's mean and s.d. (Fig. 3b)",
+                             min=1),
+        "angle_sample_every": Field(100, "int", "keep every n-th per-example delta angle", min=1),
+    },
+}
+
+
+def load_data(data_p):
+    images, labels = mnist.load("train", data_p["path"])
+    test_images, test_labels = mnist.load("test", data_p["path"])
+    n, m = data_p["train_examples"], data_p["test_examples"]
+    X = mnist.as_float(images[:n])
+    Y = np.eye(10, dtype=np.float32)[labels[:n]]
+    return X, Y, labels[:n], mnist.as_float(test_images[:m]), test_labels[:m]
+
+
+def run(params, out, ctx):
+    net_p, data_p, train_p = params["network"], params["data"], params["train"]
+    seed, runs, arms = params["seed"], params["runs"], params["arms"]
+    X, Y, labels, X_test, test_labels = load_data(data_p)
+    n_train = X.shape[0]
+    n_check = min(data_p["train_error_examples"], n_train)
+    eval_interval = max(1, n_train // train_p["evals_per_epoch"])
+    block = min(train_p["angle_block"], eval_interval)
+    epochs = train_p["epochs"]
+    final = {arm: [] for arm in arms}
+    final_angle = {arm: [] for arm in arms}
+    sizes = [X.shape[1], net_p["hidden"], 10]
+    with ctx.progress(total=runs * len(arms) * epochs * n_train, desc="fig3a", unit="ex") as bar:
+        # runs outermost, so a partial run file holds every arm
+        for k in range(runs):
+            for arm in arms:
+                rule, sparsity = ARMS[arm]
+                sparsity = net_p["sparse_fraction"] if sparsity else 0.0
+                net = RateNet.init(sizes, seeded(seed, WEIGHTS, k), hidden="logistic", output="logistic",
+                                   init_scale=net_p["init_scale"], feedback_scale=net_p["feedback_scale"],
+                                   bias=True, sparsity=sparsity, direct_feedback=(rule == "dfa"),
+                                   feedback_rng=seeded(seed, FEEDBACK, k))
+                prefix = f"{arm}/seed{k}"
+                error, angle = _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_check,
+                                          epochs, train_p, eval_interval, block, seeded(seed, STREAM, k), bar)
+                final[arm].append(error)
+                final_angle[arm].append(angle)
+                ctx.log(f"run {k} {arm}: test error {100 * error:.2f}% after {epochs} epochs")
+    out.put("final_test_error", np.array([final[a] for a in arms]), attrs={"arms": list(arms)})
+    rows = []
+    for arm in arms:
+        e = 100 * np.asarray(final[arm])
+        row = {"arm": arm, "runs": len(e), "epochs": epochs, "test_error_%_mean": float(e.mean()),
+               "test_error_%_sd": float(e.std(ddof=1)) if len(e) > 1 else 0.0,
+               "min": float(e.min()), "max": float(e.max())}
+        a = np.asarray(final_angle[arm], float)
+        if np.isfinite(a).any():
+            row["angle_delta_final"] = float(np.nanmean(a))
+        rows.append(row)
+    return rows
+
+
+def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_check, epochs, train_p,
+               eval_interval, block, order_rng, bar):
+    """Train one net for ``epochs``; return its final test error and its last block's mean angle."""
+    n_train = X.shape[0]
+    record = rule in _rate.ALIGNING_RULES
+    scratch = Scratch.for_net(net)
+    every = train_p["angle_sample_every"]
+    seen = 0
+    last_angle = float("nan")
+
+    def evaluate():
+        out.append(f"{prefix}/examples_seen", seen)
+        out.append(f"{prefix}/epoch", seen / n_train)
+        err = metrics.classification_error(net, X_test, test_labels)
+        out.append(f"{prefix}/test_error", err)
+        if n_check:
+            out.append(f"{prefix}/train_error", metrics.classification_error(net, X[:n_check], labels[:n_check]))
+        out.flush()
+        return err
+
+    error = evaluate()
+    for _ in range(epochs):
+        order = order_rng.permutation(n_train)
+        next_eval = eval_interval
+        for start in range(0, n_train, block):
+            idx = order[start:start + block]
+            try:
+                angles = train(net, X, Y, rule, train_p["eta"], decay=train_p["decay"], order=idx,
+                               record_angle=record, scratch=scratch, examples_before=seen)
+            finally:
+                out.flush()
+            if record:
+                append_block(out, f"{prefix}/angle_delta", angles[::every])
+                append_block(out, f"{prefix}/angle_delta_examples_seen", seen + 1 + np.arange(0, idx.size, every))
+                last_angle = float(np.nanmean(angles))
+                x = {"x": "angle_block_examples_seen"}
+                out.append(f"{prefix}/angle_block_examples_seen", seen + idx.size)
+                out.append(f"{prefix}/angle_delta_mean", last_angle, x)
+                out.append(f"{prefix}/angle_delta_std", float(np.nanstd(angles)), x)
+            seen += idx.size
+            bar.update(idx.size)
+            if start + idx.size >= next_eval or start + idx.size == n_train:
+                error = evaluate()
+                next_eval += eval_interval
+    if net.W_mask is not None:
+        out.put(f"{prefix.replace('/', '_')}_mask_violations",
+                np.array([int(np.count_nonzero(w[m == 0])) for w, m in zip(net.W, net.W_mask)]))
+    return error, last_angle
