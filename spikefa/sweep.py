@@ -417,6 +417,25 @@ def limit_threads(threads: int) -> None:
         pass
 
 
+def wait_for_other_writer(path: str, timeout_s: float = 3600.0, poll_s: float = 0.5) -> None:
+    """Return once no other process holds ``path`` open for writing (HDF5 file locking)."""
+    import h5py
+
+    deadline = time.monotonic() + timeout_s
+    while os.path.exists(path):
+        try:
+            with h5py.File(path, "r"):
+                return
+        except OSError as exc:
+            text = str(exc).lower()
+            if "lock" not in text and "temporarily unavailable" not in text:
+                return              # unreadable for another reason: the run overwrites it
+            if time.monotonic() > deadline:
+                raise OutputError(f"{path}: another process has held this run file open for "
+                                  f"{timeout_s:.0f} s; stop it or choose another --out") from None
+            time.sleep(poll_s)
+
+
 def run_task(spec: dict) -> dict:
     """Run one task on a worker; never raises for a failing run (the error is the result)."""
     worker_address = ""
@@ -433,6 +452,13 @@ def run_task(spec: dict) -> dict:
     t0 = time.perf_counter()
     result = {"id": spec["id"], "sweep": spec["sweep"], "worker": worker_address}
     try:
+        # After Ctrl-C on a shared cluster the cancelled run may still be writing this file: wait
+        # for it, and take its result when it finished with this task's parameters.
+        wait_for_other_writer(spec["out"])
+        status, params, rows = _run_file_state(spec["out"])
+        if status == "finished" and params == spec["params"]:
+            result.update(status="finished", summary=rows, wall_s=time.perf_counter() - t0)
+            return result
         from .runner import run_file
         _, rows = run_file(spec["model"], spec["out"], quick=spec["quick"], seed=spec["seed"],
                            overrides=spec["overrides"], show_progress=False, echo=False)
@@ -577,7 +603,7 @@ def _execute(todo, info: ClusterInfo, spans, show_progress, on_event):
     futures = []
     for rank, (plan, task) in enumerate(todo):
         spec = {"id": task.id, "sweep": plan.name, "topic": topic, "model": plan.model, "out": plan.run_path(task),
-                "quick": plan.quick, "seed": task.seed, "overrides": task.overrides(),
+                "quick": plan.quick, "seed": task.seed, "overrides": task.overrides(), "params": jsonable(task.params),
                 "threads": info.threads_per_task, "threads_by_host": info.threads_by_host}
         key = f"spikefa-{run_id}-{_safe(plan.name)}-{_safe(task.id)}"
         # submission order is the priority: larger sweeps and earlier tasks first
