@@ -63,6 +63,8 @@ class RunRecordings:
             if n != names[0]:
                 raise ConfigError(f"{p}: holds recorders {n}, {self.paths[0]} holds {names[0]}; join only "
                                   f"files of one run")
+        self._counts = {}
+        self.refresh()
 
     @staticmethod
     def _names(f):
@@ -98,16 +100,32 @@ class RunRecordings:
         return out
 
     def refresh(self) -> None:
-        """See the data a live writer flushed since the file was opened or last refreshed (SWMR).
+        """See the samples a live writer flushed since the file was opened or last refreshed (SWMR).
 
-        Reads between two refreshes see one consistent state: ``step`` is refreshed before the
-        data, which the writer appends first, so every sample counted has its data.
+        Every read between two refreshes sees the same samples: the number of samples is taken
+        from ``step`` here, and the writer appends each sample's data before its step.
         """
-        for f in self.files:
+        for i, f in enumerate(self.files):
             for name in self._names(f):
                 g = f["recordings"][name]
-                self._refresh(g["step"])
-                g.visititems(lambda _, node: self._refresh(node) if hasattr(node, "refresh") else None)
+                step = g["step"]
+                self._refresh(step)
+                count = step.shape[0]
+                for field in INDEX_FIELDS[1:]:
+                    self._refresh(g[field])
+                    count = min(count, g[field].shape[0])
+                for layer_group in g.values():
+                    if not hasattr(layer_group, "values"):
+                        continue
+                    for node in layer_group.values():
+                        if hasattr(node, "refresh"):
+                            self._refresh(node)
+                            if node.maxshape[0] is None:     # one row per sample (not units)
+                                count = min(count, node.shape[0])
+                        else:                                # spike events
+                            for ds in node.values():
+                                self._refresh(ds)
+                self._counts[i, name] = count
 
     @staticmethod
     def _refresh(ds):
@@ -138,9 +156,9 @@ class RunRecordings:
     def _segments(self, name: str, window):
         """Per file: (group, lo, hi) rows of the samples in ``window`` (joined without repeats)."""
         segs = []
-        for f, stop in zip(self.files, self._stops):
+        for i, (f, stop) in enumerate(zip(self.files, self._stops)):
             g = f["recordings"][name]
-            steps = g["step"][()]
+            steps = g["step"][:self._counts[i, name]]
             hi = len(steps) if stop is None else int(np.searchsorted(steps, stop, side="left"))
             lo = 0
             if window is not None:
@@ -247,11 +265,9 @@ class RunRecordings:
                     m[rows[ok], col] = 1
                 data = m
             elif encoding == "packbits":
-                n = min(hi, g["step"].shape[0])
-                data = np.unpackbits(self._read(node, lo, n), axis=1, count=k)
+                data = np.unpackbits(self._read(node, lo, hi), axis=1, count=k)
             else:
-                n = min(hi, g["step"].shape[0])
-                data = self._read(node, lo, n)
+                data = self._read(node, lo, hi)
             blocks.append(data if cols is None else data[:, cols])
         width = blocks[0].shape[1] if blocks else 0
         return np.concatenate(blocks) if blocks else np.zeros((0, width), np.float32)
