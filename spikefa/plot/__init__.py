@@ -36,6 +36,7 @@ KINDS: dict[str, Kind] = {
     "phases": Kind("alignment", "draw_phases", "has_phases", "error through three learning phases (Fig. 5c)"),
     "raster": Kind("raster", "draw", "has_data", "spike rasters early/middle/late (Fig. 4)"),
     "traces": Kind("traces", "draw", "has_data", "a forward unit's PSP beside its modulatory signal (Fig. 4)"),
+    "compare": Kind("compare", "draw", "has_data", "spiking network vs its rate limit, over training and tau"),
 }
 ALIASES = {"alignment": ("delta_angle", "weight_angle", "phases"), "all": tuple(KINDS)}
 
