@@ -53,7 +53,13 @@ def _attr_value(v):
             return np.array(v, dtype=h5py.string_dtype())
         if not v:
             return np.zeros(0)
-        return np.asarray(v)
+        try:
+            arr = np.asarray(v)
+        except ValueError:           # ragged
+            arr = None
+        if arr is None or arr.dtype == object:   # e.g. tables of [[record.recorders]]
+            return json.dumps(v)
+        return arr
     if isinstance(v, dict):
         return json.dumps(v)
     return v
