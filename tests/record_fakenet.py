@@ -21,7 +21,7 @@ class FakeNet:
         self.observers = []
         self.step = 0
         self._state = self.state_at(0)
-        self.images_seen, self.image_index, self.label = self.image_at(0)
+        self._set_images(0)
 
     @property
     def n_layers(self):
@@ -47,10 +47,15 @@ class FakeNet:
         out[("error", L)] = out[("U", L)]
         return out
 
-    def image_at(self, k):
+    def image_at(self, k, stream=0):
         """(images_seen, image_index, label) while observers see step k (steps completed, from 1)."""
         count = max(k - 1, 0) // self.steps_per_image
-        return count, (7 * count + 1) % 50, (3 * count) % 10
+        return count, (7 * count + 1 + stream) % 50, (3 * count + stream) % 10
+
+    def _set_images(self, k):
+        self.images_seen, self.image_index, self.label = self.image_at(k)
+        self.image_indices = np.array([self.image_at(k, s)[1] for s in range(self.n_streams)])
+        self.labels = np.array([self.image_at(k, s)[2] for s in range(self.n_streams)])
 
     def layer_state(self, var, layer, stream=0):
         arr = self._state[(var, layer)]
@@ -61,7 +66,7 @@ class FakeNet:
         for _ in range(n_steps):
             self.step += 1
             self._state = self.state_at(self.step)
-            self.images_seen, self.image_index, self.label = self.image_at(self.step)
+            self._set_images(self.step)
             for obs in list(self.observers):
                 obs.on_step(self)
 

@@ -94,11 +94,20 @@ def test_second_stream_is_recorded(tmp_path):
     net = make("numpy", streams=2)
     X, y = data()
     seen = []
-    net.add_observer(type("C", (), {"on_step": lambda self, n: seen.append(n.layer_state("V", 1, stream=1).copy())})())
+    images = []
+
+    class Stream1:
+        def on_step(self, n):
+            seen.append(n.layer_state("V", 1, stream=1).copy())
+            images.append((n.image_indices[1], n.labels[1]))
+
+    net.add_observer(Stream1())
     with build_recorders([Recorder(layers=[1], variables=["V"], stream=1)], net, str(path)):
         net.train(X, y, n_images=12)
     with open_run(str(path)) as rec:
         np.testing.assert_array_equal(rec.trace("V", 1), np.stack(seen))
+        np.testing.assert_array_equal(rec.index()["image"], [im for im, _ in images])
+        np.testing.assert_array_equal(rec.index()["label"], [lab for _, lab in images])
 
 
 CUDA_SCRIPT = r"""

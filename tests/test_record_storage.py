@@ -102,8 +102,9 @@ def test_named_windows_and_streams(tmp_path):
                                    windows=["early", "middle", "late"])], net, str(path), total_images=20):
         net.run(100)
     with open_run(str(path)) as rec:
-        np.testing.assert_array_equal(rec.index()["image_count"],
-                                      np.repeat([0, 1, 9, 10, 18, 19], 5))
+        ix = rec.index()
+        np.testing.assert_array_equal(ix["image_count"], np.repeat([0, 1, 9, 10, 18, 19], 5))
+        np.testing.assert_array_equal(ix["label"], [net.image_at(k, 2)[2] for k in ix["step"]])
         np.testing.assert_array_equal(rec.trace("V", 1, window="middle"),
                                       expected(net, range(46, 56), "V", 1, [2, 3], stream=2))
 

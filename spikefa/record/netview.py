@@ -78,6 +78,13 @@ def images_seen(net) -> int:
     return int(net.image_index)
 
 
+def image_and_label(net, stream: int) -> tuple[int, int]:
+    """Data-set index and label of the image that ``stream`` is shown now."""
+    if stream:
+        return int(net.image_indices[stream]), int(net.labels[stream])
+    return int(net.image_index), int(net.label)
+
+
 def attach(net, observer) -> None:
     for method in ("add_observer", "attach"):
         fn = getattr(net, method, None)

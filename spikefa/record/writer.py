@@ -15,13 +15,14 @@ import h5py
 import numpy as np
 
 from .declare import VARIABLE_MEANING
+from .netview import image_and_label
 
 F32 = np.float32
 INDEX_FIELDS = ("step", "image", "label", "image_count")
 INDEX_MEANING = {
     "step": "training steps completed when the sample was taken, counting this one (net.step)",
-    "image": "index in the data set of the image shown at this step (net.image_index)",
-    "label": "class label of that image (net.label)",
+    "image": "index in the data set of the image the recorded stream was shown at this step",
+    "label": "class label of that image",
     "image_count": "images taken from the data stream before the current one (net.images_seen); "
                    "what recorder windows count",
 }
@@ -176,6 +177,7 @@ class RecorderWriter:
         self.channels = channels
         self.block = block
         self.every = rec.every
+        self.stream = rec.stream
         self.windows = rec.windows
         self.index = {f: np.zeros(block, dtype=np.int64) for f in INDEX_FIELDS}
         self.index_ds = {}
@@ -201,8 +203,7 @@ class RecorderWriter:
             ch.gather(ch.read(), row)
         ix = self.index
         ix["step"][row] = step
-        ix["image"][row] = net.image_index
-        ix["label"][row] = net.label
+        ix["image"][row], ix["label"][row] = image_and_label(net, self.stream)
         ix["image_count"][row] = image_count
         self.rows = row + 1
         return self.rows == self.block
