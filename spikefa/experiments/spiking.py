@@ -157,6 +157,9 @@ def run(params: dict, out, ctx) -> list[dict]:
     total = t["images"]
     ckpt_path = ctx.checkpoint_path()
     window_errors, window_images = 0, 0
+    if ctx.resume:
+        window_errors, window_images = extra.get("window_errors", 0), extra.get("window_images", 0)
+    final = history[-1] if history else None
     last_train_error = float("nan")
     started, images_at_start = time.perf_counter(), net.images_seen
     bar = ctx.progress(total=total, desc=f"spiking {arm}", unit="img", initial=min(net.images_seen, total))
@@ -175,27 +178,33 @@ def run(params: dict, out, ctx) -> list[dict]:
                 boundaries.append((net.images_seen // t["checkpoint_every"] + 1) * t["checkpoint_every"])
             stop = min(boundaries)
             net.train(X, y, stop - net.images_seen, callback=on_block)
-            if net.images_seen % t["eval_every"] == 0 or net.images_seen >= total:
+            scheduled = net.images_seen % t["eval_every"] == 0
+            if scheduled or net.images_seen >= total:
                 err = net.test(Xt, yt)
                 last_train_error = window_errors / max(1, window_images)
                 elapsed = time.perf_counter() - started
                 rate = (net.images_seen - images_at_start) / max(elapsed, 1e-9)
-                history.append((net.images_seen, err, last_train_error, rate))
-                out.append(f"{arm}/examples_seen", net.images_seen)
-                out.append(f"{arm}/test_error", err)
-                out.append(f"{arm}/train_error", last_train_error)
-                out.append(f"{arm}/images_per_s", rate)
+                row = (net.images_seen, err, last_train_error, rate)
+                for name, value in zip(("examples_seen", "test_error", "train_error", "images_per_s"), row):
+                    out.append(f"{arm}/{name}", value)
                 out.flush()
                 ctx.log(f"{net.images_seen} images: test error {err:.4f}, training error "
                         f"{last_train_error:.4f}, {rate:.1f} images/s")
-                window_errors = window_images = 0
-            save_checkpoint(net, ckpt_path, extra={"history": history, "arm": arm})
+                final = row
+                if scheduled:
+                    # an evaluation only because the run ends here is not part of the schedule that a
+                    # resumed run continues (a run never stopped would not have made it)
+                    history.append(row)
+                    window_errors = window_images = 0
+            save_checkpoint(net, ckpt_path, extra={"history": history, "arm": arm, "window_errors": window_errors,
+                                                   "window_images": window_images})
     finally:
         bar.close()
         if recording is not None:
             recording.close()
     elapsed = time.perf_counter() - started
-    final = history[-1] if history else (net.images_seen, float("nan"), last_train_error, 0.0)
+    if final is None:
+        final = (net.images_seen, float("nan"), last_train_error, 0.0)
     return [{"arm": arm, "dataset": params["data"]["dataset"], "mode": p.mode, "backend": p.backend,
              "images": net.images_seen, "steps": net.step, "test_error": final[1], "train_error": final[2],
              "images_per_s": (net.images_seen - images_at_start) / max(elapsed, 1e-9),

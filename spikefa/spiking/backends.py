@@ -60,8 +60,8 @@ class CpuBackend(NumpyBackend):
         self.kernels = cpu
         p, w, L = params, weights, params.n_layers
         dummy = np.zeros((1, 1), dtype=F32)
-        hidden_B = [B for B in w.B if B is not None]
-        self.B = tuple(hidden_B) if hidden_B else (dummy,)
+        # always L-1 entries (at least one) so that every feedback pathway of one depth shares a compilation
+        self.B = tuple(dummy if B is None else B for B in w.B) or (dummy,)
         self.use_mask = any(m is not None for m in w.maskT)
         self.maskT = tuple(w.maskT) if self.use_mask else (np.zeros((1, 1), dtype=bool),) * L
         self.options = dict(seed=int(p.seed), rate=p.mode == "rate", tau=F32(p.tau), eta=F32(p.eta),

@@ -1,0 +1,129 @@
+"""numpy (the specification) and the Numba CPU backend agree step by step; spikes are the counter-based draws."""
+
+import numpy as np
+import pytest
+
+from spikefa import rng
+from spikefa.spiking import SpikingNetwork, SpikingParams
+
+SMALL = dict(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3,
+             feedback_scale=0.5, test_streams=4)
+
+
+def data(n=40, n_in=20, classes=5, seed=0):
+    r = np.random.default_rng(seed)
+    return r.random((n, n_in)).astype(np.float32), r.integers(0, classes, n)
+
+
+class Trace:
+    """Observer keeping every variable of every layer at every step."""
+
+    def __init__(self):
+        self.steps, self.rows = [], []
+
+    def on_step(self, net):
+        L = net.params.n_layers
+        row = {("spikes", 0): net.layer_state("spikes", 0, stream=None).copy()}
+        for layer in range(1, L + 1):
+            for var in ("spikes", "V", "U", "mod"):
+                row[(var, layer)] = net.layer_state(var, layer, stream=None).copy()
+        self.steps.append(net.step)
+        self.rows.append(row)
+
+
+def run_traced(backend, n_images=40, **kw):
+    net = SpikingNetwork(SpikingParams(**{**SMALL, **kw, "backend": backend}))
+    trace = Trace()
+    net.add_observer(trace)
+    X, y = data()
+    net.train(X, y, n_images)
+    return net, trace
+
+
+@pytest.mark.parametrize("kw", [
+    dict(feedback="fa"),
+    dict(feedback="bp", streams=3),
+    dict(feedback="direct", sparse=0.4),
+    dict(feedback="none", phi="linear"),
+    dict(feedback="fa", mode="rate", streams=2),
+], ids=["fa", "bp-3streams", "direct-sparse", "shallow-linear", "rate-2streams"])
+def test_cpu_matches_numpy_step_by_step(kw):
+    ref, ref_trace = run_traced("numpy", **kw)
+    cpu, cpu_trace = run_traced("cpu", **kw)
+    assert ref_trace.steps == cpu_trace.steps == list(range(1, -(-40 // ref.params.streams) * 5 + 1))
+    for t, (a, b) in enumerate(zip(ref_trace.rows, cpu_trace.rows)):
+        for key in a:
+            if key[0] == "spikes" and kw.get("mode") != "rate":
+                assert np.array_equal(a[key], b[key]), f"spikes of layer {key[1]} differ at step {t + 1}"
+            else:
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=f"{key} at step {t + 1}")
+    for layer in range(1, ref.params.n_layers + 1):
+        np.testing.assert_allclose(ref.W[layer], cpu.W[layer], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ref.b[layer], cpu.b[layer], rtol=1e-4, atol=1e-6)
+    # learning happened, and the masked synapses stayed removed
+    assert not np.allclose(cpu.W[3], SpikingNetwork(SpikingParams(**{**SMALL, **kw})).W[3])
+    if kw.get("sparse"):
+        for layer in range(1, 4):
+            assert np.all(cpu.W[layer][~cpu.masks[layer]] == 0)
+    if kw.get("feedback") == "none":
+        fresh = SpikingNetwork(SpikingParams(**{**SMALL, **kw}))
+        assert np.array_equal(cpu.W[1], fresh.W[1]) and np.array_equal(cpu.W[2], fresh.W[2])
+
+
+def test_spikes_are_the_counter_based_draws():
+    net, trace = run_traced("cpu", n_images=4)
+    X, _ = data()
+    order = net.epoch_order(0, len(X))
+    for t, row in enumerate(trace.rows):
+        x = X[order[t // 5]]
+        expected = rng.bernoulli(net.params.seed, t, rng.layer_key(0, 0, 0), np.minimum(x, np.float32(0.95)))
+        assert np.array_equal(row[("spikes", 0)][0], expected)
+    # hidden layer spikes at the last step: Bernoulli(sigma(V)) with this layer's key
+    last = trace.rows[-1]
+    p = 1 / (1 + np.exp(-last[("V", 1)][0].astype(np.float64)))
+    u = rng.uniform(net.params.seed, len(trace.rows) - 1, rng.layer_key(1, 0, 0), np.arange(16))
+    decided = np.abs(u - p) > 1e-5
+    assert np.array_equal(last[("spikes", 1)][0][decided], (u < p)[decided].astype(np.float32))
+
+
+def test_lazy_decay_equals_eager_decay():
+    """gamma large enough to matter: W <- (1 - gamma) W + eta D s^T in both backends."""
+    ref, _ = run_traced("numpy", n_images=20, gamma=0.02, eta=0.0)
+    cpu, _ = run_traced("cpu", n_images=20, gamma=0.02, eta=0.0)
+    fresh = SpikingNetwork(SpikingParams(**SMALL))
+    for layer in range(1, 4):
+        expected = fresh.W[layer] * (1 - 0.02) ** 100
+        np.testing.assert_allclose(ref.W[layer], expected, rtol=1e-4)
+        np.testing.assert_allclose(cpu.W[layer], expected, rtol=1e-5)
+
+
+def test_streams_sum_their_plasticity():
+    """Rate mode is deterministic: two streams on the same image change W twice as much as one."""
+    X = np.full((1, 20), 0.5, dtype=np.float32)
+    y = np.array([3])
+    changes = []
+    for S in (1, 2):
+        net = SpikingNetwork(SpikingParams(**{**SMALL, "mode": "rate", "streams": S, "steps_train": 1,
+                                              "gamma": 0.0}))
+        before = [w.copy() for w in net.W[1:]]
+        net.train(X, y, S)
+        changes.append([w - b for w, b in zip(net.W[1:], before)])
+    for one, two in zip(*changes):
+        np.testing.assert_allclose(two, 2 * one, rtol=1e-5, atol=1e-9)
+
+
+def test_streams_take_different_images_and_count_them():
+    net = SpikingNetwork(SpikingParams(**{**SMALL, "streams": 4}))
+    seen = []
+
+    class Seen:
+        def on_step(self, n):
+            seen.append(n.image_indices.copy())
+
+    net.add_observer(Seen())
+    X, y = data()
+    net.train(X, y, 10)                      # rounded up to 3 slots of 4 images
+    assert net.images_seen == 12 and net.step == 15
+    first_slot = seen[0]
+    assert len(set(first_slot.tolist())) == 4
+    assert all(np.array_equal(s, first_slot) for s in seen[:5])
