@@ -17,6 +17,8 @@ from typing import Callable
 from . import experiments
 from .config import Model, load_model
 from .errors import DivergenceError, SpikefaError
+from tqdm import tqdm
+
 from .progress import bar, format_table
 from .runfile import RunFile, check_writable
 
@@ -32,7 +34,7 @@ class RunContext:
     resume: str | None = None          # checkpoint to resume from
     out_path: str = ""
     show_progress: bool = True
-    log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr))
+    log: Callable[[str], None] = field(default=lambda msg: tqdm.write(msg, file=sys.stderr))
 
     def progress(self, total=None, desc="", unit="it", **kw):
         return bar(total=total, desc=desc, unit=unit, enabled=self.show_progress, **kw)
