@@ -86,6 +86,8 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[str]]:
 
 
 def _safe(text: str) -> str:
+    """A file-name-safe form of a task id (brackets and quotes of TOML values dropped)."""
+    text = re.sub(r"[\[\]\"']", "", text)
     return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-") or "x"
 
 
@@ -379,7 +381,8 @@ def summary_table(plan: SweepPlan, groups: list[dict]) -> str:
         row.update(g["labels"])
         n = max((m["n"] for m in g["metrics"].values()), default=0)
         for k, m in g["metrics"].items():
-            row[k] = _fmt_number(m["mean"]) + (f" ± {_fmt_number(m['std'])}" if m["n"] > 1 else "")
+            varies = m["n"] > 1 and len(set(m["values"])) > 1
+            row[k] = _fmt_number(m["mean"]) + (f" ± {_fmt_number(m['std'])}" if varies else "")
         row["n"] = n
         rows.append(row)
     c = plan.counts()

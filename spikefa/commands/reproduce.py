@@ -1,0 +1,31 @@
+"""spikefa reproduce [--quick | --full] [--out DIR] [--scheduler ADDRESS] [--only fig2,fig3d,...]"""
+
+from __future__ import annotations
+
+
+def add_arguments(p):
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="quick", action="store_true", default=True,
+                      help="every experiment scaled down: the whole report in under 10 minutes on 2 cores (default)")
+    size.add_argument("--full", dest="quick", action="store_false", help="the paper's protocol (hours to days)")
+    p.add_argument("--out", metavar="DIR",
+                   help="folder for report.md, its figures and every part's sweep (default reports/quick or "
+                        "reports/full); rerunning into it skips runs already finished")
+    p.add_argument("--only", metavar="PARTS",
+                   help="comma-separated parts to run (default all): fig2, fig3a, fig3d, fig4, fig5, compare")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler; default: a local cluster")
+    p.add_argument("--workers", type=int, metavar="K", help="worker processes of the local cluster (default: cores)")
+    p.add_argument("--seeds", type=int, metavar="N", help="seeds per part (default: each part's own for the size)")
+    p.add_argument("--models", metavar="DIR", help="folder of the model files (default: the checkout's models/)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def main(args) -> int:
+    import os
+
+    from ..reproduce import reproduce
+
+    out = args.out or os.path.join("reports", "quick" if args.quick else "full")
+    reproduce(out, quick=args.quick, only=args.only, scheduler=args.scheduler, workers=args.workers,
+              seeds=args.seeds, models=args.models, show_progress=not args.no_progress)
+    return 0

@@ -1,0 +1,107 @@
+"""spikefa reproduce: claims read from run files, and a --quick report on a reduced set of parts."""
+
+import math
+import os
+import re
+import shutil
+
+import pytest
+
+from spikefa import reproduce as rp
+from spikefa.cli import main as cli_main
+from spikefa.config import load_model
+from spikefa.errors import ConfigError
+from spikefa.runfile import RunFile
+
+MODELS = os.path.join(os.path.dirname(__file__), "..", "models")
+
+PROBE_MODEL = """
+experiment = "fig2_linear"
+title = "probe"
+"""
+
+
+def _run_file(path, finals, b_final):
+    """A run file whose arm "a" ends each seed at finals[k] (NSE) and arm "b" at b_final."""
+    model = load_model(text=PROBE_MODEL)
+    with RunFile(path, model) as out:
+        for k, v in enumerate(finals):
+            for x in (1.0, v):
+                out.append(f"a/seed{k}/nse", x)
+        out.append("b/nse", 2.0)
+        out.append("b/nse", b_final)
+        out.set_summary(**{"0.arm": "a", "0.score": 3.0, "1.arm": "b", "1.score": 6.0})
+        out.set_status("finished")
+    return path
+
+
+class _Task:
+    def __init__(self, summary):
+        self.summary = summary
+
+
+def test_claims_read_our_numbers_from_run_files(tmp_path):
+    paths = [_run_file(str(tmp_path / "one.h5"), [0.1, 0.2], 0.5), _run_file(str(tmp_path / "two.h5"), [0.3], 0.6)]
+    runs = rp.Runs(rp.PARTS[0], None, paths, [_Task([{"arm": "a", "score": 3.0}, {"arm": "b", "score": 6.0}])])
+    assert rp.Metric("a", "nse").values(runs) == pytest.approx([0.1, 0.2, 0.3])
+    assert rp.Metric("a", "nse", at="first", scale=100).values(runs) == pytest.approx([100, 100, 100])
+    assert rp.Metric("b", "nse", at="max").values(runs) == pytest.approx([2.0, 2.0])
+    assert rp.Summary("score", (("arm", "b"),)).values(runs) == [6.0]
+    assert rp.Ratio(rp.Metric("b", "nse"), rp.Metric("a", "nse")).values(runs) == pytest.approx([5.0, 3.0])
+    p = rp.TTest(rp.Metric("a", "nse"), rp.Metric("b", "nse")).values(runs)
+    assert len(p) == 1 and 0 < p[0] < 0.05
+
+    claim = rp.Claim("x", "Fig. 0", "a ends low", "0.2", rp.Metric("a", "nse"), rp.Check("<=", 0.25))
+    result = rp.evaluate(claim, runs, quick=False)
+    assert result.status == "reached" and result.mean == pytest.approx(0.2) and result.n == "3"
+    assert result.std == pytest.approx(0.1)
+    strict = rp.Claim("x", "Fig. 0", "a ends lower", "0.1", rp.Metric("a", "nse"), rp.Check("<", 0.1),
+                      full_size_only=True)
+    missed = rp.evaluate(strict, runs, quick=True)
+    assert missed.status == "missed" and "quick" in missed.note
+    absent = rp.evaluate(rp.Claim("x", "Fig. 0", "c", "1", rp.Metric("c", "nse"), rp.Check("<", 1)), runs, False)
+    assert absent.status == "no data" and math.isnan(absent.mean)
+
+
+def test_every_claim_names_a_part_and_every_part_a_model_file():
+    names = rp.part_names()
+    assert len(set(names)) == len(names)
+    assert {c.part for c in rp.CLAIMS} <= set(names)
+    for part in rp.PARTS:
+        assert part.model.endswith(".toml") and part.seeds_quick >= 1 and part.seeds_full >= part.seeds_quick
+
+
+def test_unknown_part_is_a_config_error():
+    with pytest.raises(ConfigError, match="fig9"):
+        rp.select_parts("fig2,fig9")
+
+
+def test_quick_report_has_a_row_per_claim(tmp_path, capsys):
+    # a models folder holding Figure 2's file only: fig5 is selected but cannot run
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(os.path.join(MODELS, "fig2_linear.toml"), models)
+    out = tmp_path / "report"
+    argv = ["reproduce", "--quick", "--only", "fig2,fig5", "--seeds", "2", "--workers", "2",
+            "--models", str(models), "--out", str(out), "--no-progress"]
+    assert cli_main(argv) == 0
+    text = (out / "report.md").read_text()
+    claims = [c for c in rp.CLAIMS if c.part in ("fig2", "fig5")]
+    table = text.split("## Claims", 1)[1].split("\n\n")[1].splitlines()
+    rows = [line for line in table[2:] if line.startswith("|")]
+    assert len(rows) == len(claims)
+    for claim, row in zip(claims, rows):
+        assert claim.text in row
+        verdict = row.rstrip(" |").rsplit("|", 1)[1]
+        if claim.part == "fig5":
+            assert "no data" in verdict
+        else:
+            assert re.search(r"reached|missed", verdict) and "(n=2)" in row
+    assert "| fig5 | Figure 5a, c | models/fig5_quadratic.toml | not run |" in text
+    assert "| fig2 | Figure 2a, b | models/fig2_linear.toml | quick | 2 | 2 / 0 |" in text
+    # figures beside the report, linked relatively
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text):
+        assert os.path.isfile(out / link)
+    assert "fig2/figures/learning_curves.png" in text
+    assert "## Machine" in text and "cores" in text and "numba" in text
+    assert "claims reached; report:" in capsys.readouterr().out
