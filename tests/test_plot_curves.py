@@ -154,7 +154,8 @@ def test_phase_figure_marks_each_phase(tmp_path):
     spans = alignment._phase_spans(x.astype(float), phase)
     assert [p for p, _, _ in spans] == [1, 2, 3]
     assert spans[0][1] == 0 and spans[-1][2] == x[-1]
-    assert spans[0][2] == spans[1][1] == (x[9] + x[10]) / 2
+    # phase 2's training starts after phase 1's last evaluation
+    assert spans[0][2] == spans[1][1] == x[9] and spans[1][2] == spans[2][1] == x[19]
 
 
 def test_missing_data_names_what_records_it(tmp_path, classification):

@@ -45,7 +45,10 @@ def has_weights(h5: h5py.File) -> bool:
 
 def _reference_line(ax):
     """90 degrees (orthogonal, where random feedback starts) marked; y from 0 to 100 or 180."""
-    top = ax.dataLim.ymax if ax.dataLim.height > 0 else 90
+    # the lines decide, not the spread bands: a band poking above 90 should not double the axis
+    values = [np.asarray(line.get_ydata(), float) for line in ax.lines]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
+    top = finite.max() if finite.size else 90
     ax.axhline(90, color="0.5", linestyle=":", linewidth=0.8)
     ax.set_ylim(0, 100 if top <= 98 else 180)
     ax.set_yticks([0, 30, 60, 90] if top <= 98 else [0, 30, 60, 90, 120, 150, 180])
@@ -94,7 +97,7 @@ def draw_delta(run_path: str, out_dir: str, stem: str = "angle_delta") -> list[s
         ax.set_xlabel(x_label)
         ax.set_xlim(left=0)
         ax.set_title("angle between \u03b4$_{FA}$ and \u03b4$_{BP}$"
-                     + ("  (band: 2 s.d., sliding window)" if banded else ""))
+                     + ("  (band: \u00b12 s.d.)" if banded else ""))
         ax.legend(loc="best")
         return style.save(fig, out_dir, stem)
 
@@ -178,7 +181,7 @@ def draw_phases(run_path: str, out_dir: str, stem: str = "phases") -> list[str]:
                 ax.axvline(start, color="0.4", linewidth=0.8, linestyle="--")
             ax.text((start + stop) / 2, 1.0, f"phase {p}\n{PHASE_NAMES.get(p, '')}", transform=ax.get_xaxis_transform(),
                     ha="center", va="bottom", fontsize=7)
-        ax.set_yscale("log")
+        style.error_scale(ax)
         ax.set_xlabel(err.x_label)
         ax.set_ylabel("normalised squared error (NSE)")
         ax.set_xlim(bounds[0][1], bounds[-1][2])
@@ -187,13 +190,12 @@ def draw_phases(run_path: str, out_dir: str, stem: str = "phases") -> list[str]:
 
 
 def _phase_spans(x: np.ndarray, phase: np.ndarray) -> list[tuple[int, float, float]]:
-    """[(phase, first x, last x)] for each run of equal phase numbers; spans meet half-way."""
+    """[(phase, start, end)] for each run of equal phase numbers.
+
+    An evaluation is labelled with the phase whose training preceded it, so a phase starts at the
+    last evaluation of the phase before it (where its training began) and ends at its own last.
+    """
     change = np.flatnonzero(np.diff(phase)) + 1
     starts = np.concatenate([[0], change])
     stops = np.concatenate([change, [len(phase)]])
-    spans = []
-    for a, b in zip(starts, stops):
-        left = x[a] if a == 0 else (x[a - 1] + x[a]) / 2
-        right = x[b - 1] if b == len(phase) else (x[b - 1] + x[b]) / 2
-        spans.append((int(phase[a]), float(left), float(right)))
-    return spans
+    return [(int(phase[a]), float(x[a - 1] if a > 0 else x[0]), float(x[b - 1])) for a, b in zip(starts, stops)]

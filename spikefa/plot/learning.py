@@ -43,7 +43,8 @@ def draw_curves(ax, found: dict[str, list[h5py.Group]], metric: str, arm_filter=
     y_label, scale, y_scale = PANELS[metric]
     lines = 0
     x_label = "examples seen"
-    for i, (arm, groups) in enumerate(found.items()):
+    looks = style.arm_styles(found)
+    for arm, groups in found.items():
         if arm_filter is not None and not arm_filter(arm):
             continue
         s = metrics.series(groups, metric)
@@ -51,17 +52,18 @@ def draw_curves(ax, found: dict[str, list[h5py.Group]], metric: str, arm_filter=
             continue
         x_label = s.x_label
         mean, std = s.mean() * scale, s.std() * scale
-        c = style.colour(arm, i)
+        c, dash = looks[arm]
         name = style.label(arm) if arm else "run"
         if s.n_seeds > 1:
             name += f" (n={s.n_seeds})"
             ax.fill_between(s.x, mean - std, mean + std, color=c, alpha=0.2, linewidth=0)
-        ax.plot(s.x, mean, color=c, label=name, marker="o" if len(s.x) < 12 else None, markersize=3)
+        ax.plot(s.x, mean, color=c, linestyle=dash, label=name, marker="o" if len(s.x) < 12 else None,
+                markersize=3)
         lines += 1
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     if y_scale == "log":
-        ax.set_yscale("log")
+        style.error_scale(ax)
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
@@ -80,8 +82,8 @@ def draw(run_path: str, out_dir: str, stem: str = "learning_curves") -> list[str
         axes = fig.subplots(1, len(found), squeeze=False)[0]
         for ax, (metric, arms) in zip(axes, found.items()):
             draw_curves(ax, arms, metric)
-            ax.legend(loc="upper right")
-        if title:
-            fig.suptitle(str(title) + ("  (mean \u00b1 1 s.d. over seeds)" if multi_seed else ""))
+            ax.legend(loc="best")
+        if title or multi_seed:
+            style.title(fig, str(title), "mean \u00b1 1 s.d. over seeds" if multi_seed else "")
         return style.save(fig, out_dir, stem)
 

@@ -9,8 +9,11 @@ Figures are saved at their nominal size (no tight bounding box) so a figure's pi
 from __future__ import annotations
 
 import os
+import re
+import textwrap
 
 import matplotlib
+import numpy as np
 from matplotlib.figure import Figure
 
 from ..errors import OutputError
@@ -67,13 +70,37 @@ RC = {
 }
 
 
+LINE_STYLES = ["-", "--", ":", "-."]
+
+
 def colour(arm: str, index: int = 0) -> str:
-    """A stable colour for an arm: the paper's for known rules, else from the cycle."""
+    """A stable colour for an arm: the paper's for known rules (variants such as ``fa4`` or
+    ``bp_frozen`` take their rule's colour), else from the cycle."""
     base = arm.rsplit("/", 1)[-1]
-    for key in (arm, base):
+    rule = re.match(r"[A-Za-z]+", base)
+    for key in (arm, base, rule.group(0) if rule else None):
         if key in RULE_COLOURS:
             return RULE_COLOURS[key]
     return _CYCLE[index % len(_CYCLE)]
+
+
+def arm_styles(arms) -> dict[str, tuple[str, str]]:
+    """arm -> (colour, line style): arms sharing a rule's colour get different line styles."""
+    out, used = {}, {}
+    for i, arm in enumerate(arms):
+        c = colour(arm, i)
+        out[arm] = (c, LINE_STYLES[used.get(c, 0) % len(LINE_STYLES)])
+        used[c] = used.get(c, 0) + 1
+    return out
+
+
+def title(fig, text: str, note: str = "", width_in: float | None = None) -> None:
+    """A figure title wrapped to the figure's width, with an optional smaller second line."""
+    width_in = width_in or fig.get_figwidth()
+    lines = textwrap.wrap(text, max(30, int(width_in * 13)))
+    if note:
+        lines.append(note)
+    fig.suptitle("\n".join(lines), fontsize=10)
 
 
 def label(arm: str) -> str:
@@ -99,6 +126,15 @@ def styled(fn):
     wrapper.__doc__ = fn.__doc__
     wrapper.__wrapped__ = fn
     return wrapper
+
+
+def error_scale(ax) -> None:
+    """Log y when the plotted positive values span more than a decade, else linear."""
+    values = [np.asarray(line.get_ydata(), float) for line in ax.lines]
+    values = np.concatenate(values) if values else np.zeros(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size and values.max() > 10 * values.min():
+        ax.set_yscale("log")
 
 
 def save(fig: Figure, out_dir: str, stem: str) -> list[str]:
