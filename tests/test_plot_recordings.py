@@ -14,7 +14,7 @@ from spikefa.record import Recorder, build_recorders, open_run
 from spikefa.runfile import RunFile
 from spikefa.spiking import SpikingNetwork, SpikingParams
 
-SIZES = (16, 60, 30, 40)        # 4x4 input, two hidden layers, 10 classes x 4 output units
+SIZES = (16, 60, 56, 40)        # 4x4 input, two hidden layers, 10 classes x 4 output units
 IMAGES = 60
 TRACE_UNITS = [2, 5]
 
@@ -26,7 +26,10 @@ def _record(path, mode="spiking", windows=("early", "middle", "late")):
                      0, 1).astype(np.float32)
     net = SpikingNetwork(SpikingParams(sizes=SIZES, units_per_class=4, backend="numpy", mode=mode, steps_train=3,
                                        seed=2, eta=0.05))
-    recorders = [Recorder(name="raster", layers="all", units="all", windows=list(windows), window_images=10),
+    # as a Figure 4 run declares them: 50 random units per hidden layer, every output unit, the input
+    recorders = [Recorder(name="hidden", layers="hidden", units=50, windows=list(windows), window_images=10),
+                 Recorder(name="output", layers="output", windows=list(windows), window_images=10),
+                 Recorder(name="wide", layers=[1], units="all", windows=list(windows), window_images=10),
                  Recorder(name="input", layers=[0], windows=list(windows), window_images=10),
                  Recorder(name="traces", layers=[1], units=TRACE_UNITS, variables=["V", "mod"],
                           windows=list(windows), window_images=10)]
@@ -50,14 +53,16 @@ def _marks(fig, gid):
 def test_raster_marks_equal_the_recorded_spikes(spiking_run):
     fig = raster.build(spiking_run, images=4)
     with open_run(spiking_run) as rec:
-        cols = recorded.columns(rec, "raster", 4)
+        primary, sources = raster.layer_sources(rec)
+        assert primary == "hidden" and sources == {1: "hidden", 2: "hidden", 3: "output"}
+        cols = recorded.columns(rec, primary, 4)
         assert [c.name for c in cols] == ["early", "middle", "late"]
         total = 0
         for col in cols:
             assert len(np.unique(col.index["image_count"])) == 4
             for layer in (1, 2, 3):
-                spikes = rec.raster(layer, window=(col.first_step, col.stop_step), recorder="raster")
-                units = rec.units(layer, recorder="raster")
+                spikes = rec.raster(layer, window=(col.first_step, col.stop_step), recorder=sources[layer])
+                units = rec.units(layer, recorder=sources[layer])
                 keep = np.arange(units.size) if layer == 3 else raster.shown_units(units, raster.UNITS_PER_HIDDEN, layer)
                 expected = int(spikes[:, keep].sum())
                 marks = _marks(fig, f"{col.name}|layer{layer}")
@@ -69,9 +74,9 @@ def test_raster_marks_equal_the_recorded_spikes(spiking_run):
                 np.testing.assert_allclose(centres[:, 0], col.index["step"][t])
                 np.testing.assert_allclose(centres[:, 1], u)
         assert total > 100
-        # hidden layer 1 has 60 units, all recorded: the raster shows 50 of them
-        assert rec.units(1, recorder="raster").size == 60
-        assert raster.shown_units(rec.units(1, recorder="raster"), raster.UNITS_PER_HIDDEN, 1).size == 50
+        # a recorder with more than 50 units of a hidden layer is shown 50 of them
+        assert rec.units(1, recorder="wide").size == 60
+        assert raster.shown_units(rec.units(1, recorder="wide"), raster.UNITS_PER_HIDDEN, 1).size == 50
 
 
 def test_raster_groups_output_units_by_class(spiking_run):
@@ -87,7 +92,7 @@ def test_raster_digit_strip_shows_the_mean_input(spiking_run):
     shown = strip.images
     assert len(shown) == 4
     with open_run(spiking_run) as rec:
-        col = recorded.columns(rec, "raster", 4)[0]
+        col = recorded.columns(rec, "hidden", 4)[0]
         spikes = rec.raster(0, window=(col.first_step, col.stop_step), recorder="input")
     a, b, _, _ = recorded.image_bounds(col.index)[0]
     np.testing.assert_allclose(shown[0].get_array(), spikes[:b - a].mean(axis=0).reshape(4, 4))
@@ -110,7 +115,7 @@ def test_traces_draw_the_recorded_psp_and_modulation(spiking_run):
 def test_columns_split_a_whole_run_recording(tmp_path):
     path = _record(tmp_path / "whole.h5", windows=())
     with open_run(path) as rec:
-        cols = recorded.columns(rec, "raster", 5)
+        cols = recorded.columns(rec, "hidden", 5)
     assert [c.name for c in cols] == ["early", "middle", "late"]
     firsts = [int(c.index["image_count"][0]) for c in cols]
     lasts = [int(c.index["image_count"][-1]) for c in cols]

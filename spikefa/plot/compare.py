@@ -20,8 +20,14 @@ MISSING = ("no spiking-vs-rate comparison: the file has no /metrics/compare/acti
 LAYER_STYLES = ["-", "--", "-.", ":"]
 
 
+def _compare_group(h5: h5py.File):
+    """/metrics/compare, or its first seed in a file merging several runs."""
+    groups = metrics.arms_with(h5, "activity_distance").get("compare")
+    return groups[0] if groups else None
+
+
 def has_data(h5: h5py.File) -> bool:
-    return "metrics/compare/activity_distance" in h5
+    return _compare_group(h5) is not None
 
 
 def has_sweep(h5: h5py.File) -> bool:
@@ -57,7 +63,7 @@ def build(run_path: str):
         sweep = has_sweep(h5)
         fig = style.figure(*size(sweep))
         axes = fig.subplots(2 if sweep else 1, 3, squeeze=False)
-        g = h5["metrics/compare"]
+        g = _compare_group(h5)
         x = g["examples_seen"][()]
         tau = _main_tau(h5)
 

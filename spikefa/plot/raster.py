@@ -36,15 +36,25 @@ def height(n_hidden: int, has_output: bool = True) -> float:
     return 0.9 + DIGIT_ROW + HIDDEN_ROW * n_hidden + (OUTPUT_ROW if has_output else 0.0)
 
 
-def choose_recorder(rec) -> tuple[str, list[int]]:
-    """The recorder with spikes in the most non-input layers (ties: the first declared)."""
-    found = {name: [layer for layer in layers if layer > 0] for name, layers in recorded.recorders_with(rec, "spikes").items()}
+def layer_sources(rec) -> tuple[str, dict[int, str]]:
+    """(the recorder whose windows make the columns, {layer: recorder that has its spikes}).
+
+    Hidden and output layers are often recorded by different recorders (50 random units of each
+    hidden layer, every output unit): each layer comes from the recorder with the most layers that
+    has it; the columns follow the recorder covering the most layers.
+    """
+    found = {name: [layer for layer in layers if layer > 0]
+             for name, layers in recorded.recorders_with(rec, "spikes").items()}
     found = {name: layers for name, layers in found.items() if layers}
     if not found:
         raise DataError(f"{rec.paths[0]}: no spikes of hidden or output layers were recorded; "
-                        + recorded.RECORDER_HINT.format(vars='"spikes"'))
-    name = max(found, key=lambda n: len(found[n]))
-    return name, found[name]
+                        + recorded.RASTER_HINT)
+    ranked = sorted(found, key=lambda n: -len(found[n]))      # stable: ties keep the declared order
+    sources = {}
+    for name in ranked:
+        for layer in found[name]:
+            sources.setdefault(layer, name)
+    return ranked[0], dict(sorted(sources.items()))
 
 
 def shown_units(recorded_units: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
@@ -63,12 +73,13 @@ def draw(run_path: str, out_dir: str, stem: str = "raster", images: int = IMAGES
 @style.styled
 def build(run_path: str, images: int = IMAGES_PER_COLUMN):
     """The raster figure (a matplotlib Figure); each panel's marks carry the gid "<column>|layer<l>"."""
-    rec = recorded.open_recordings(run_path, '"spikes"')
+    rec = recorded.open_recordings(run_path, recorded.RASTER_HINT)
     with rec:
         if rec.attrs.get("mode") == "rate":
             raise DataError(f"{run_path}: was recorded in rate mode (no spikes, only rates); record a run with "
                             f"network.mode = \"spiking\" for a raster")
-        name, layers = choose_recorder(rec)
+        name, sources = layer_sources(rec)
+        layers = list(sources)
         L = len(rec.attrs["layer_sizes"]) - 1
         hidden = [layer for layer in layers if layer < L]
         has_output = L in layers
@@ -88,11 +99,13 @@ def build(run_path: str, images: int = IMAGES_PER_COLUMN):
             ax.set_title(col.name, fontsize=10, fontweight="bold")
             for r, layer in enumerate(hidden + ([L] if has_output else []), start=1):
                 ax = fig.add_subplot(grid[r, c])
-                spikes = rec.raster(layer, window=(col.first_step, col.stop_step), recorder=name)
-                units = rec.units(layer, recorder=name)
+                window = (col.first_step, col.stop_step)
+                steps = rec.index(sources[layer], window=window)["step"]
+                spikes = rec.raster(layer, window=window, recorder=sources[layer])
+                units = rec.units(layer, recorder=sources[layer])
                 is_output = layer == L
                 keep = np.arange(units.size) if is_output else shown_units(units, UNITS_PER_HIDDEN, seed=layer)
-                _raster_panel(ax, col.index["step"][:spikes.shape[0]], spikes[:, keep], gid=f"{col.name}|layer{layer}")
+                _raster_panel(ax, steps[:spikes.shape[0]], spikes[:, keep], gid=f"{col.name}|layer{layer}")
                 for a, _, _, _ in bounds[1:]:
                     ax.axvline(a - 0.5, color="0.75", linewidth=0.5, zorder=0)
                 ax.set_xlim(*x_lim)

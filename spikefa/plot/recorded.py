@@ -17,9 +17,11 @@ import numpy as np
 from ..errors import DataError
 from ..record import open_run
 
-RECORDER_HINT = ("declare a recorder in the model's [record] table, e.g. [[record.recorders]] "
-                 "name = \"raster\", layers = \"all\", units = 50, windows = [\"early\", \"middle\", \"late\"], "
-                 "variables = [{vars}]")
+RASTER_HINT = ("declare recorders in the model's [record] table: [[record.recorders]] name = \"hidden\", "
+               "layers = \"hidden\", units = 50, variables = [\"spikes\"], windows = [\"early\", \"middle\", "
+               "\"late\"] and the same with name = \"output\", layers = \"output\", units = \"all\"")
+TRACES_HINT = ("declare a recorder in the model's [record] table: [[record.recorders]] name = \"traces\", "
+               "layers = [1], units = 2, variables = [\"V\", \"mod\"], windows = [\"early\", \"middle\", \"late\"]")
 
 
 @dataclass
@@ -36,11 +38,11 @@ def has_recordings(h5: h5py.File) -> bool:
     return "recordings" in h5 and len(h5["recordings"].attrs.get("recorders", [])) > 0
 
 
-def open_recordings(run_path: str, vars_hint: str):
+def open_recordings(run_path: str, hint: str):
+    """The run's recordings (spikefa.record reader); DataError with ``hint`` when it has none."""
     with h5py.File(run_path, "r") as h5:
         if not has_recordings(h5):
-            raise DataError(f"{run_path}: has no recordings (/recordings); "
-                            + RECORDER_HINT.format(vars=vars_hint))
+            raise DataError(f"{run_path}: has no recordings (/recordings); {hint}")
     return open_run(run_path)
 
 

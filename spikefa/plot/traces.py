@@ -45,7 +45,7 @@ def choose(rec) -> tuple[str, int, np.ndarray]:
                if layer in with_mod.get(name, [])]
     if not options:
         raise DataError(f"{rec.paths[0]}: no unit has both its PSP (V) and modulatory signal (mod) recorded; "
-                        + recorded.RECORDER_HINT.format(vars='"V", "mod"').replace('units = 50', 'units = 2'))
+                        + recorded.TRACES_HINT)
     options.sort(key=lambda o: (o[1] == L, o[1]))
     name, layer = options[0]
     return name, layer, rec.units(layer, recorder=name, var="V")
@@ -60,7 +60,7 @@ def draw(run_path: str, out_dir: str, stem: str = "traces", units: int = UNITS_S
 @style.styled
 def build(run_path: str, units: int = UNITS_SHOWN, images: int = IMAGES_PER_COLUMN):
     """The traces figure; each line carries the gid "<column>|unit<index>|<0: PSP, 1: mod>"."""
-    rec = recorded.open_recordings(run_path, '"V", "mod"')
+    rec = recorded.open_recordings(run_path, recorded.TRACES_HINT)
     with rec:
         name, layer, recorded_units = choose(rec)
         shown = recorded_units[:units]
