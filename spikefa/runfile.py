@@ -206,14 +206,21 @@ class RunFile:
             except Exception as exc:   # the file must still be closed; the first failure is raised after
                 failure = failure or exc
         if self.h5.id.valid:
-            self.h5.close()
+            try:
+                self.h5.close()
+            except (OSError, RuntimeError) as exc:   # h5py raises RuntimeError when a close's flush fails
+                failure = failure or OutputError(f"{self.path}: closing failed ({exc}); free disk space "
+                                                 f"(everything flushed before is kept)")
         if self.swmr:
             self.swmr = False
             deferred, self._deferred = self._deferred, []
             if deferred:
                 self._write_deferred(deferred)
         if failure is not None:
-            raise failure
+            if sys.exc_info()[1] is None:
+                raise failure
+            # closing while an error is being handled (the runner's cleanup): that error is the news
+            print(f"spikefa: {failure}", file=sys.stderr)
 
     def _write_deferred(self, deferred):
         """Reopen the file outside SWMR mode and write what SWMR mode could not."""

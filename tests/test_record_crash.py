@@ -112,3 +112,41 @@ def test_sigkill_keeps_every_sample_up_to_the_last_flush(tmp_path, worker):
         net.run(30)
     with open_run(path) as rec:
         assert check_samples(rec, 37) == 37
+
+
+FULL_DISK = r"""
+import resource, signal, sys
+sys.path.insert(0, {tests!r})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails with EFBIG, like a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+from record_fakenet import FakeNet
+from spikefa.config import Model
+from spikefa.errors import OutputError
+from spikefa.record import Recorder, build_recorders
+from spikefa.runfile import RunFile
+out = RunFile({path!r}, Model(experiment="spiking", params={{"seed": 0}}, source="t"))
+net = FakeNet([50, 400, 300, 100])
+build_recorders([Recorder(layers="all", variables=["V", "U", "spikes"])], net, out, block_steps=20,
+                flush_interval_s=0.01)
+try:
+    net.run(100000)
+except OutputError as exc:
+    print("OutputError:", exc, flush=True)
+    out.set_status("failed", str(exc))
+    out.close()
+"""
+
+
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_keeps_the_samples(tmp_path):
+    path = str(tmp_path / "run.h5")
+    script = FULL_DISK.format(tests=os.path.dirname(__file__), path=path)
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    # HDF5 cannot close a file it cannot extend: the process may die at exit, after the message
+    line = [x for x in res.stdout.splitlines() if x.startswith("OutputError:")]
+    assert line and "writing recordings failed" in line[0] and "File too large" in line[0], res.stdout
+    kept = int(line[0].split("samples up to step ")[1].split()[0])
+    with open_run(path) as rec:
+        steps = rec.index()["step"]
+        assert len(steps) >= kept and np.array_equal(steps, np.arange(1, len(steps) + 1))
+        net = FakeNet([50, 400, 300, 100])
+        np.testing.assert_array_equal(rec.trace("V", 2)[-1], net.state_at(int(steps[-1]))[("V", 2)][0])

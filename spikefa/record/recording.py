@@ -74,7 +74,8 @@ class Recording:
             self.failed = True
             kept = self.last_step_written()
             kept_txt = "no samples" if kept is None else f"samples up to step {kept}"
-            raise OutputError(f"{self.path}: writing recordings failed ({exc}); free disk space or choose "
+            why = " ".join(str(exc).split())     # HDF5 messages span lines; the error is one line
+            raise OutputError(f"{self.path}: writing recordings failed ({why}); free disk space or choose "
                               f"another --out ({kept_txt} are kept)") from None
 
     def flush(self) -> None:
@@ -86,7 +87,17 @@ class Recording:
         self._write(self.h5.flush)
         self._next_flush = time.monotonic() + self.flush_interval_s
 
+    def _release(self):
+        self._last_step = self.last_step_written()
+        for w in self.writers:
+            w.index_ds.clear()
+            for ch in w.channels:
+                ch.ds = ch.ds_unit = None
+        self.writers = []
+
     def last_step_written(self):
+        if not self.writers:
+            return getattr(self, "_last_step", None)
         steps = [w.last_step_written for w in self.writers if w.last_step_written is not None]
         return max(steps) if steps else None
 
@@ -105,11 +116,17 @@ class Recording:
                 self.flush()
         finally:
             self.closed = True
+            if self.failed:       # drop the data sets: closing the file must not retry their writes
+                self._release()
             if self.net is not None:
                 netview.detach(self.net, self)
             if self.owns_file and self.h5 is not None and self.h5.id.valid:
-                self.h5.close()
-        if interrupted and self.writers:
+                try:
+                    self.h5.close()
+                except (OSError, RuntimeError):
+                    if not self.failed:
+                        raise
+        if interrupted and (self.writers or self.failed):
             self.log(f"interrupted: recordings up to step {self.last_step_written()} kept in {self.path}")
 
     def __enter__(self):
