@@ -147,6 +147,9 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_keeps_the_samples(tmp_
     kept = int(line[0].split("samples up to step ")[1].split()[0])
     with open_run(path) as rec:
         steps = rec.index()["step"]
-        assert len(steps) >= kept and np.array_equal(steps, np.arange(1, len(steps) + 1))
+        assert len(steps) >= kept and np.array_equal(steps[:kept], np.arange(1, kept + 1))
         net = FakeNet([50, 400, 300, 100])
-        np.testing.assert_array_equal(rec.trace("V", 2)[-1], net.state_at(int(steps[-1]))[("V", 2)][0])
+        np.testing.assert_array_equal(rec.trace("V", 2, window=(kept, kept + 1))[0],
+                                      net.state_at(kept)[("V", 2)][0])
+        np.testing.assert_array_equal(rec.raster(1, window=(1, kept + 1)),
+                                      np.stack([net.state_at(k)[("spikes", 1)][0] for k in range(1, kept + 1)]))

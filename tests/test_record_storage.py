@@ -148,6 +148,7 @@ def test_failed_write_stops_with_output_error_and_keeps_the_file(tmp_path, monke
     net = FakeNet(SIZES)
     rec = build_recorders([Recorder(layers=[1], variables=["V"])], net, str(path), block_steps=5)
     net.run(12)
+    rec.flush()
     calls = {"n": 0}
     real = h5py.Dataset.__setitem__
 
@@ -156,13 +157,13 @@ def test_failed_write_stops_with_output_error_and_keeps_the_file(tmp_path, monke
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(h5py.Dataset, "__setitem__", failing)
-    with pytest.raises(OutputError, match=r"writing recordings failed.*No space left.*samples up to step 10"):
+    with pytest.raises(OutputError, match=r"writing recordings failed.*No space left.*samples up to step 12 are kept"):
         net.run(5)
     monkeypatch.setattr(h5py.Dataset, "__setitem__", real)
     net.run(5)                                  # a failed recording records no more
     rec.close()
     with open_run(str(path)) as r:
-        np.testing.assert_array_equal(r.index()["step"], np.arange(1, 11))
+        np.testing.assert_array_equal(r.index()["step"], np.arange(1, 13))
 
 
 def test_resume_into_a_new_file_joins_without_gap_or_repeat(tmp_path):

@@ -46,6 +46,7 @@ class Recording:
         self.net = None
         self.closed = False
         self.failed = False
+        self.flushed_step = None     # last step known to be on disk (a failed flush may leave later ones partial)
         self._next_flush = time.monotonic() + self.flush_interval_s
 
     # -- observer protocol -----------------------------------------------------------------------
@@ -72,11 +73,11 @@ class Recording:
             fn()
         except (OSError, ValueError, RuntimeError) as exc:
             self.failed = True
-            kept = self.last_step_written()
+            kept = self.flushed_step
             kept_txt = "no samples" if kept is None else f"samples up to step {kept}"
             why = " ".join(str(exc).split())     # HDF5 messages span lines; the error is one line
             raise OutputError(f"{self.path}: writing recordings failed ({why}); free disk space or choose "
-                              f"another --out ({kept_txt} are kept)") from None
+                              f"another --out ({kept_txt} are kept; later ones may be incomplete)") from None
 
     def flush(self) -> None:
         """Write every buffered row and make it durable (and visible to SWMR readers)."""
@@ -85,6 +86,7 @@ class Recording:
         for w in self.writers:
             self._write(w.write_block)
         self._write(self.h5.flush)
+        self.flushed_step = self.last_step_written()
         self._next_flush = time.monotonic() + self.flush_interval_s
 
     def _release(self):
