@@ -262,3 +262,24 @@ def test_device_arrays_are_gathered_on_the_device_and_match_host(tmp_path):
     script = CUDA_FAKE.format(tests=os.path.dirname(__file__), tmp=str(tmp_path))
     res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip().endswith("same"), res.stderr[-3000:]
+
+
+def test_recording_a_step_allocates_no_arrays(tmp_path):
+    import tracemalloc
+    net = FakeNet([6, 20000, 12, 10])
+    rec = build_recorders([Recorder(name="all", layers=[1], variables=["spikes", "V"]),
+                           Recorder(name="some", layers="all", units=5, variables=["V", "U", "mod"])],
+                          net, str(tmp_path / "run.h5"), block_steps=400, flush_interval_s=3600)
+    net.run(1)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    for _ in range(300):                 # within one block: no write, only the per-step copy
+        net.step += 1
+        rec.on_step(net)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    assert peak < 20_000, f"{peak} bytes allocated while recording (one layer row is 80,000)"
+    rec.close()
+    with open_run(str(tmp_path / "run.h5")) as r:
+        assert len(r.index("all")["step"]) == 301
