@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from spikefa.record import Recorder, build_recorders, open_run, recover
+from spikefa.record import build_recorders, open_run, recover
 
 from record_fakenet import FakeNet
 from record_worker import SIZES

@@ -47,6 +47,7 @@ class Recording:
         self.closed = False
         self.failed = False
         self.flushed_step = None     # last step known to be on disk (a failed flush may leave later ones partial)
+        self._released_step = None   # last step written, once a failure released the data sets
         self._next_flush = time.monotonic() + self.flush_interval_s
 
     # -- observer protocol -----------------------------------------------------------------------
@@ -54,12 +55,10 @@ class Recording:
         if self.failed or self.closed:
             return
         step = int(net.step)
-        count = None
+        count = netview.images_seen(net)
         for w in self.writers:
-            if count is None:
-                count = netview.images_seen(net)
             if w.wants(step, count) and w.record(net, step, count):
-                self._write(w.write_block, step)
+                self._write(w.write_block)
         if time.monotonic() >= self._next_flush:
             self.flush()
 
@@ -68,7 +67,7 @@ class Recording:
         self.flush()
 
     # -- writing -----------------------------------------------------------------------------
-    def _write(self, fn, step=None):
+    def _write(self, fn):
         try:
             fn()
         except (OSError, ValueError, RuntimeError) as exc:
@@ -90,7 +89,7 @@ class Recording:
         self._next_flush = time.monotonic() + self.flush_interval_s
 
     def _release(self):
-        self._last_step = self.last_step_written()
+        self._released_step = self.last_step_written()
         for w in self.writers:
             w.index_ds.clear()
             for ch in w.channels:
@@ -99,7 +98,7 @@ class Recording:
 
     def last_step_written(self):
         if not self.writers:
-            return getattr(self, "_last_step", None)
+            return self._released_step
         steps = [w.last_step_written for w in self.writers if w.last_step_written is not None]
         return max(steps) if steps else None
 
@@ -262,18 +261,6 @@ def _channels(rec, net, block: int) -> list:
             channels.append(cls(layer, var, rec.units[layer], n, block, np.dtype(probe.dtype),
                                 rec.stream if stream_axis else None, read))
     return channels
-
-
-def _attrs_value(v):
-    if isinstance(v, (dict, list, tuple)) and not isinstance(v, np.ndarray):
-        try:
-            arr = np.asarray(v)
-            if arr.dtype.kind in "iuf" and arr.ndim >= 1:
-                return arr
-        except ValueError:
-            pass
-        return json.dumps(v, default=str)
-    return v
 
 
 def _create_layout(h5, writers, resolved, net, rate_mode, options, model_params, first_step, continues):
