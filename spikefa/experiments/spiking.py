@@ -152,8 +152,11 @@ def run(params: dict, out, ctx) -> list[dict]:
         net = SpikingNetwork(p)
     recording = None
     if build_recorders is not None and params["record"].get("recorders"):
+        continues = None
+        if ctx.resume and ctx.resume.endswith(".ckpt.h5"):   # the run file that wrote the checkpoint
+            continues = ctx.resume[:-len(".ckpt.h5")] + ".h5"
         recording = build_recorders(params["record"], net, out, model_params=params, total_images=t["images"],
-                                    resume_step=True if ctx.resume else None, log=ctx.log)
+                                    resume_step=True if ctx.resume else None, continues=continues, log=ctx.log)
     total = t["images"]
     ckpt_path = ctx.checkpoint_path()
     window_errors, window_images = 0, 0

@@ -94,7 +94,7 @@ class CpuBackend(NumpyBackend):
             int(purpose), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"], o["phi_kind"], o["fb_kind"],
             o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT, self.use_mask, w.learns,
             tuple(state.s), tuple(state.V), tuple(state.P), tuple(state.U), tuple(state.Mod),
-            tuple(state.A), tuple(state.D))
+            tuple(state.A), tuple(state.D), threads)
 
     def nonfinite(self, state):
         for var, group in (("V", state.V), ("U", state.U)):

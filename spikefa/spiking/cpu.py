@@ -13,8 +13,10 @@ What makes it fast:
   below float32 resolution (the paper's 1e-8) is not lost to rounding.
 - Every array is allocated before the step loop; the loop runs inside one compiled function for a
   whole block of steps (one call per image, or per step when observers are attached).
-- Loops that pay are parallel (prange): forward over blocks of postsynaptic units, feedback and
-  plasticity over presynaptic rows. Only the feedback dot products may be reassociated (SIMD).
+- Every kernel is built twice from one source: serial (one stream on a busy machine: a kernel
+  call is ~0.1-1 ms, too short to pay for waking threads) and parallel (prange: forward over one
+  slab of postsynaptic units per thread, feedback and plasticity over presynaptic rows), chosen
+  per call (backends.CpuBackend.threads_for). Only the feedback dot products may be reassociated.
 All kernels are compiled with cache=True so a second run loads them from Numba's cache.
 """
 
@@ -30,7 +32,6 @@ from .. import rng
 FEEDBACK_CODES = {"fa": 0, "bp": 1, "direct": 2, "none": 3}
 PHI_CODES = {"tanh": 0, "linear": 1}
 _FAST = {"reassoc", "contract"}
-_CHUNK = 256
 
 hash_uniform = njit(cache=True, inline="always")(rng.hash_uniform)
 
@@ -67,13 +68,16 @@ def _draw_input(X, rows, s0, seed, t, purpose, rate):
                 s0[k, j] = np.float32(1.0) if u < p else np.float32(0.0)
 
 
-def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, rate):
+def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, rate, slabs):
     n_in, n_out = WT.shape
     S = s_in.shape[0]
-    n_chunks = (n_out + _CHUNK - 1) // _CHUNK
+    # one slab of postsynaptic units per thread: long rows vectorise best, and each spiking row is
+    # read once per slab
+    n_chunks = max(1, slabs)
+    chunk = ((n_out + n_chunks - 1) // n_chunks + 15) // 16 * 16
     for c in prange(n_chunks):
-        i0 = c * _CHUNK
-        i1 = min(i0 + _CHUNK, n_out)
+        i0 = min(c * chunk, n_out)
+        i1 = min(i0 + chunk, n_out)
         # loops run over slice views from 0 so that LLVM vectorises them
         for k in range(S):
             A[k, i0:i1] = 0
@@ -159,9 +163,10 @@ def _bias_and_factor(b, Mod, P, D, eta, gamma):
 
 def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
               seed, rate, tau, eta, gamma, phi_kind, fb_kind, g,
-              WT, scale, b, B, maskT, use_mask, learns, s, V, P, U, Mod, A, D):
+              WT, scale, b, B, maskT, use_mask, learns, s, V, P, U, Mod, A, D, slabs):
     """Steps seq0 .. seq0+n_steps-1 of an image sequence; the arguments of reference.run_steps,
-    with the network's arrays as tuples (see state.py) and the options as numbers."""
+    with the network's arrays as tuples (see state.py), the options as numbers, and ``slabs``
+    (the threads) the number of slabs the forward pass splits postsynaptic units into."""
     L = len(WT)
     seed64 = np.uint64(seed)
     n_classes = counts.shape[2]
@@ -171,7 +176,7 @@ def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, lea
         _draw_input(X, order[i_img], s[0], seed64, t, purpose, rate)
         for h in range(L):
             _forward(WT[h], np.float32(scale[h]), b[h], s[h], A[h], V[h], P[h], s[h + 1], tau,
-                     seed64, t, h + 1, purpose, rate)
+                     seed64, t, h + 1, purpose, rate, slabs)
         if learn:
             _error(labels[i_img], g, P[L - 1], U[L - 1], Mod[L - 1], tau, phi_kind)
         if learn and fb_kind != 3:
