@@ -335,32 +335,36 @@ def _is_metric(v) -> bool:
 def summarize(plan: SweepPlan) -> list[dict]:
     """Mean, spread (sample std) and n of every numeric summary column across seeds.
 
-    Groups are (values of the varied --set keys, the row's label columns such as ``arm``); a
-    column is a label when it is not a number.
+    Rows are grouped by the values of the varied --set keys and the row's place in the summary
+    (one row per arm); text columns equal across the group's seeds (``arm``) label it, text columns
+    that differ between seeds (a file path) are left out.
     """
-    groups: dict[tuple, dict] = {}
+    grouped: dict[tuple, list] = {}
     for task in plan.tasks:
         if task.status != "finished":
             continue
         combo = tuple((k, task.settings[k]) for k in plan.varied)
         for pos, row in enumerate(task.summary):
-            labels = tuple((k, v) for k, v in row.items() if not _is_metric(v))
-            g = groups.setdefault((combo, pos, labels), {"settings": dict(combo), "labels": dict(labels),
-                                                         "metrics": {}, "seeds": []})
-            g["seeds"].append(task.seed)
-            for k, v in row.items():
-                if _is_metric(v):
-                    g["metrics"].setdefault(k, []).append(float(v))
+            grouped.setdefault((combo, pos), []).append((task.seed, row))
     out = []
-    for g in groups.values():
-        metrics = {}
-        for k, values in g["metrics"].items():
-            finite = [v for v in values if math.isfinite(v)]
-            n = len(finite)
-            mean = sum(finite) / n if n else float("nan")
-            std = math.sqrt(sum((v - mean) ** 2 for v in finite) / (n - 1)) if n > 1 else 0.0 if n else float("nan")
-            metrics[k] = {"mean": mean, "std": std, "n": n, "values": values}
-        out.append({"settings": g["settings"], "labels": g["labels"], "seeds": g["seeds"], "metrics": metrics})
+    for (combo, _), members in grouped.items():
+        columns: list[str] = []
+        for _, row in members:
+            columns += [k for k in row if k not in columns]
+        labels, metrics = {}, {}
+        for k in columns:
+            values = [row[k] for _, row in members if k in row]
+            if all(_is_metric(v) for v in values):
+                finite = [float(v) for v in values if math.isfinite(v)]
+                n = len(finite)
+                mean = sum(finite) / n if n else float("nan")
+                std = (math.sqrt(sum((v - mean) ** 2 for v in finite) / (n - 1)) if n > 1
+                       else 0.0 if n else float("nan"))
+                metrics[k] = {"mean": mean, "std": std, "n": n, "values": [float(v) for v in values]}
+            elif len({json.dumps(v, sort_keys=True, default=str) for v in values}) == 1:
+                labels[k] = values[0]
+        out.append({"settings": dict(combo), "labels": labels, "seeds": [seed for seed, _ in members],
+                    "metrics": metrics})
     return out
 
 
@@ -375,15 +379,19 @@ def _fmt_number(v: float) -> str:
 def summary_table(plan: SweepPlan, groups: list[dict]) -> str:
     from .progress import format_table
 
+    columns: list[str] = []
+    for part in ("settings", "labels", "metrics"):
+        for g in groups:
+            columns += [k for k in g[part] if k not in columns]
     rows = []
     for g in groups:
-        row = dict(g["settings"])
+        row = dict.fromkeys(columns, "")
+        row.update(g["settings"])
         row.update(g["labels"])
-        n = max((m["n"] for m in g["metrics"].values()), default=0)
         for k, m in g["metrics"].items():
             varies = m["n"] > 1 and len(set(m["values"])) > 1
             row[k] = _fmt_number(m["mean"]) + (f" ± {_fmt_number(m['std'])}" if varies else "")
-        row["n"] = n
+        row["n"] = max((m["n"] for m in g["metrics"].values()), default=0)
         rows.append(row)
     c = plan.counts()
     title = (f"{plan.title or plan.name}: mean ± std over seeds "
