@@ -33,7 +33,7 @@ COMPRESSION = {"compression": "gzip", "compression_opts": 1}
 CHUNK_BYTES = 1 << 13
 
 
-def chunk_rows(row_bytes: int, block: int) -> int:
+def chunk_rows(row_bytes: int) -> int:
     return int(max(16, min(4096, CHUNK_BYTES // max(1, row_bytes))))
 
 
@@ -73,14 +73,14 @@ class HostChannel:
         return self.buf[:m]
 
     # -- storage -------------------------------------------------------------------------------
-    def create(self, group, block: int, unit_ids: np.ndarray, spike_format: str, rate_mode: bool) -> None:
+    def create(self, group, unit_ids: np.ndarray, spike_format: str, rate_mode: bool) -> None:
         var, k = self.var, self.n_units
         attrs = {"variable": var, "meaning": VARIABLE_MEANING[var], "layer": self.layer,
                  "units": unit_ids, "n_units": k}
         if var == "spikes" and not rate_mode and spike_format == "events":
             self.encoding = "events"
             g = group.create_group(var)
-            rows = chunk_rows(8, 4 * block)
+            rows = chunk_rows(8)
             self.ds = g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64,
                                        chunks=(rows,), **COMPRESSION)
             self.ds_unit = g.create_dataset("unit", shape=(0,), maxshape=(None,), dtype=np.int32,
@@ -92,14 +92,14 @@ class HostChannel:
             self.encoding = "packbits"
             nbytes = (k + 7) // 8
             self.ds = group.create_dataset(var, shape=(0, nbytes), maxshape=(None, nbytes), dtype=np.uint8,
-                                           chunks=(chunk_rows(nbytes, block), nbytes), **COMPRESSION)
+                                           chunks=(chunk_rows(nbytes), nbytes), **COMPRESSION)
             attrs.update(encoding="packbits", bitorder="big",
                          description="row = recorded step; bit j (numpy.unpackbits(row, count=n_units), "
                                      "bitorder big) is 1 when units[j] spiked")
             target = self.ds
         else:
             self.ds = group.create_dataset(var, shape=(0, k), maxshape=(None, k), dtype=F32,
-                                           chunks=(chunk_rows(4 * k, block), k), shuffle=True, **COMPRESSION)
+                                           chunks=(chunk_rows(4 * k), k), shuffle=True, **COMPRESSION)
             attrs.update(encoding="float32", description="row = recorded step, column j = units[j]")
             if var == "spikes":
                 attrs["meaning"] = "spike probabilities sigma(V_l) (rate mode)"
@@ -228,7 +228,7 @@ class RecorderWriter:
 
     # -- storage -------------------------------------------------------------------------------
     def create(self, group, rate_mode: bool) -> None:
-        rows = chunk_rows(8, self.block)
+        rows = chunk_rows(8)
         for f in INDEX_FIELDS:
             ds = group.create_dataset(f, shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(rows,),
                                       **COMPRESSION)
@@ -242,8 +242,7 @@ class RecorderWriter:
             lg.attrs["layer_size"] = self.rec.layer_sizes[layer]
             lg.attrs["variables"] = np.array(self.rec.variables[layer], dtype=h5py.string_dtype())
         for ch in self.channels:
-            ch.create(group[f"layer{ch.layer}"], self.block, self.unit_ids(ch.layer), self.rec.spike_format,
-                      rate_mode)
+            ch.create(group[f"layer{ch.layer}"], self.unit_ids(ch.layer), self.rec.spike_format, rate_mode)
 
     def attach_existing(self, group) -> None:
         for f in INDEX_FIELDS:
