@@ -61,7 +61,7 @@ def measure(rule: str, sparsity: float, X, Y, n_numba: int, n_numpy: int, repeat
 def main(args) -> int:
     quick = bool(getattr(args, "quick", False))
     repeat = getattr(args, "repeat", None) or (1 if quick else 3)
-    n_numba, n_numpy = (200, 20) if quick else (3000, 300)
+    n_numba, n_numpy = (200, 20) if quick else (3000, 100)
     rng = np.random.default_rng(1)
     X, Y = random_data(n_numba, MNIST_NONZERO, rng)
     rows = []
