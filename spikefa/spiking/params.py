@@ -8,7 +8,7 @@ shared with the ``spiking`` experiment so both read the same keys with the same 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..config import Field
 from ..errors import ConfigError
@@ -74,7 +74,6 @@ class SpikingParams:
     steps_test: int = 5
     seed: int = 0
     shuffle: bool = True
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -133,6 +132,5 @@ class SpikingParams:
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d.pop("extra")
         d["sizes"] = list(self.sizes)
         return d
