@@ -78,6 +78,8 @@ def test_ctrl_c_then_resume_joins_into_the_uninterrupted_recording(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     res = spikefa_run(full, total)
     assert res.returncode == 0, res.stderr[-2000:]
+    with open_run(str(b), follow=True) as followed:      # b names a as the run it continues
+        assert followed.paths == [str(a), str(b)]
     with open_run([str(a), str(b)]) as joined, open_run(str(full)) as whole:
         j, w = arrays(joined), arrays(whole)
         np.testing.assert_array_equal(w["steps"], np.arange(1, total * 5 + 1))

@@ -184,6 +184,8 @@ def test_resume_into_a_new_file_joins_without_gap_or_repeat(tmp_path):
                                       expected(net, range(25, 35), "spikes", 2))
     with h5py.File(b, "r") as h5:
         assert h5["recordings"].attrs["first_step"] == 31 and h5["recordings"].attrs["continues"] == a
+    with open_run(b, follow=True) as rec:
+        np.testing.assert_array_equal(rec.index("e")["step"], np.arange(1, 71))
 
 
 def test_resume_into_the_same_file_trims_past_the_checkpoint(tmp_path):

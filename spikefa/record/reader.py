@@ -7,8 +7,8 @@
         v = rec.trace("V", 1, units=[17])           # (steps x 1) float32
         rec.refresh()                               # see samples written since
 
-Several files (a run and the runs resumed from its checkpoints) are joined in order of their
-first step: a file's samples at or after the next file's first step are left out, so the joined
+Several files (a run and the runs resumed from its checkpoints; ``follow=True`` finds them
+through the ``continues`` attribute) are joined in order of their first step: a file's samples at or after the next file's first step are left out, so the joined
 recording has no repeat. Windows: None (everything), (first_step, stop_step), or a window the
 recorder declared, by name ("early") or number.
 """
@@ -29,8 +29,33 @@ def _s(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def open_run(paths) -> "RunRecordings":
+def open_run(paths, follow: bool = False) -> "RunRecordings":
+    """The recordings of a run file, or of several joined (a run and its resumptions).
+
+    follow: also join the files each file names as the one it continues (``continues``
+    attribute, written when a run resumes from a checkpoint), as far back as they exist.
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [os.fspath(p) for p in paths]
+    if follow:
+        paths = _with_predecessors(paths)
     return RunRecordings(paths)
+
+
+def _with_predecessors(paths: list) -> list:
+    out = list(paths)
+    todo = list(paths)
+    while todo:
+        path = todo.pop()
+        with open_read(path) as f:
+            prev = _s(f["recordings"].attrs.get("continues", "")) if "recordings" in f else ""
+        if prev and not os.path.isabs(prev):
+            prev = os.path.join(os.path.dirname(path), prev)
+        if prev and os.path.isfile(prev) and not any(os.path.samefile(prev, p) for p in out):
+            out.append(prev)
+            todo.append(prev)
+    return out
 
 
 class RunRecordings:
