@@ -79,8 +79,24 @@ def _present(net: SpikingNetwork, images: np.ndarray, labels: np.ndarray, observ
             net.remove_observer(observer)
 
 
-def activity_distance(net: SpikingNetwork, images: np.ndarray, labels: np.ndarray, trials: int) -> np.ndarray:
-    """Per layer l = 1..L: distance between trial-averaged spiking and rate activity (see module doc)."""
+@dataclass
+class ActivityDistance:
+    """Per layer l = 1..L: the distance, and the smallest distance the trials could resolve."""
+
+    distance: np.ndarray      # (L,) RMS of E[spiking] - rate, spike probability per step
+    resolution: np.ndarray    # (L,) distance of two standard errors of the squared-bias estimate
+
+
+def activity_distance(net: SpikingNetwork, images: np.ndarray, labels: np.ndarray, trials: int) -> ActivityDistance:
+    """Distance between trial-averaged spiking and rate activity (see the module doc).
+
+    The squared bias is estimated as the mean over units, steps and images of
+    (m - r)^2 - var / K. With no bias each term is trial noise of standard deviation about
+    sqrt(2) var / K, so ``resolution`` = sqrt(2 standard errors of that mean) is the distance a
+    network whose expected activity equals the rate model's would still show now and then: below
+    it a result cannot be told from 0 with this many trials and probe images (units and steps
+    treated as independent, so it is a lower bound).
+    """
     if trials < 2:
         raise ValueError("activity_distance needs at least 2 trials to estimate the spike noise")
     L = net.params.n_layers
@@ -89,13 +105,15 @@ def activity_distance(net: SpikingNetwork, images: np.ndarray, labels: np.ndarra
     seen_spiking, seen_rate = _LayerActivity(L), _LayerActivity(L)
     _present(spiking, images, labels, seen_spiking)
     _present(rate, images, labels, seen_rate)
-    out = np.empty(L)
+    distance, resolution = np.empty(L), np.empty(L)
     for l in range(1, L + 1):
         m, var = seen_spiking.arrays(l)
         r, _ = seen_rate.arrays(l)
-        squared_bias = np.mean((m - r) ** 2) - np.mean(var) / trials
-        out[l - 1] = np.sqrt(max(squared_bias, 0.0))
-    return out
+        squared_bias = np.mean((m - r) ** 2 - var / trials)
+        noise_se = np.sqrt(2.0) * np.mean(var) / trials / np.sqrt(var.size)
+        distance[l - 1] = np.sqrt(max(squared_bias, 0.0))
+        resolution[l - 1] = np.sqrt(2 * noise_se)
+    return ActivityDistance(distance, resolution)
 
 
 def update_angle(net: SpikingNetwork, images: np.ndarray, labels: np.ndarray, trials: int) -> np.ndarray:
@@ -123,6 +141,7 @@ class Evaluation:
     spiking_error: float
     rate_error: float
     activity_distance: np.ndarray     # (L,)
+    activity_resolution: np.ndarray   # (L,)
     update_angle: np.ndarray          # (L,)
     drift_angle: np.ndarray           # (L,)
 
@@ -146,10 +165,12 @@ class Pair:
         self.rate.train(images, labels, n_images)
 
     def evaluate(self, test_images, test_labels, probe_images, probe_labels, trials: int) -> Evaluation:
+        activity = activity_distance(self.spiking, probe_images, probe_labels, trials)
         return Evaluation(
             images=self.spiking.images_seen,
             spiking_error=self.spiking.test(test_images, test_labels),
             rate_error=self.rate.test(test_images, test_labels),
-            activity_distance=activity_distance(self.spiking, probe_images, probe_labels, trials),
+            activity_distance=activity.distance,
+            activity_resolution=activity.resolution,
             update_angle=update_angle(self.spiking, probe_images, probe_labels, trials),
             drift_angle=drift_angle(self.spiking, self.rate, self.initial))

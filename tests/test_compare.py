@@ -43,7 +43,8 @@ def test_layer_one_distance_matches_the_exact_expectation():
     assert exact > 0.05          # the weights are large enough for E[sigma(V)] to differ from sigma(E[V])
 
     measured = compare.activity_distance(net, PIXELS, np.array([0]), trials=3000)
-    assert measured[0] == pytest.approx(exact, rel=0.08)
+    assert measured.distance[0] == pytest.approx(exact, rel=0.08)
+    assert measured.resolution[0] < exact / 2
 
 
 def test_distance_removes_the_noise_of_a_finite_trial_mean():
@@ -54,7 +55,8 @@ def test_distance_removes_the_noise_of_a_finite_trial_mean():
         net.W[l][...] = 0
         net.b[l][...] = 0
     measured = compare.activity_distance(net, PIXELS, np.array([0]), trials=40)
-    assert np.all(measured < 0.035), measured       # raw noise level: 0.079
+    assert np.all(measured.distance < 0.035), measured       # raw noise level: 0.079
+    assert np.all(measured.distance <= measured.resolution), measured
 
 
 def test_measurements_leave_the_network_alone():
@@ -152,7 +154,7 @@ def test_experiment_numbers(compared):
         assert g["activity_distance"].shape == (3, 2) and g["update_angle"].shape == (3, 2)
         assert np.all(np.isnan(g["drift_angle"][0])) and np.all(np.isfinite(g["drift_angle"][1:]))
         assert np.all((g["update_angle"][()] >= 0) & (g["update_angle"][()] <= 180))
-        assert np.all(g["activity_distance"][()] >= 0)
+        assert np.all(g["activity_distance"][()] >= 0) and np.all(g["activity_resolution"][()] > 0)
         s = h5["results/tau_sweep"]
         np.testing.assert_array_equal(s["tau"][()], [0.5, 1.0])
         assert s["activity_distance"].shape == (2, 2)

@@ -8,9 +8,9 @@ updates (spikefa.compare explains each measurement). Then the same, shorter, for
 compare.taus, to show where the rate model stops describing the spiking network.
 
 Writes /metrics/spiking/* and /metrics/rate/* (examples_seen, test_error), /metrics/compare/*
-(examples_seen, activity_distance, update_angle, drift_angle: one value per layer) and
-/results/tau_sweep/* (tau, spiking_error, rate_error, activity_distance, update_angle,
-drift_angle). Summary: one row per tau.
+(examples_seen, activity_distance, activity_resolution, update_angle, drift_angle: one value per
+layer) and /results/tau_sweep/* (tau, spiking_error, rate_error and the same per-layer values
+after training). Summary: one row per tau.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def _row(tau, e: Evaluation, tolerance, main: bool) -> dict:
     return {"tau": tau, "run": "main" if main else "sweep", "images": e.images,
             "spiking_error": e.spiking_error, "rate_error": e.rate_error, "error_gap": gap,
             "activity_distance": float(np.mean(e.activity_distance)),
+            "distance_resolution": float(np.mean(e.activity_resolution)),
             "update_angle_deg": _mean_finite(e.update_angle),
             "drift_angle_deg": _mean_finite(e.drift_angle),
             "rate_describes": "yes" if abs(gap) <= tolerance else "no"}
@@ -99,6 +100,7 @@ def run(params: dict, out, ctx) -> list[dict]:
             out.append(f"{arm}/test_error", err)
         out.append("compare/examples_seen", e.images)
         out.append("compare/activity_distance", e.activity_distance)
+        out.append("compare/activity_resolution", e.activity_resolution)
         out.append("compare/update_angle", e.update_angle)
         out.append("compare/drift_angle", e.drift_angle)
         out.flush()
@@ -123,7 +125,7 @@ def run(params: dict, out, ctx) -> list[dict]:
         out.put("tau_sweep/tau", np.array(in_sweep), attrs={"images": sweep_images, "main_tau": p.tau})
         out.put("tau_sweep/spiking_error", np.array([e.spiking_error for e in es]))
         out.put("tau_sweep/rate_error", np.array([e.rate_error for e in es]))
-        for name in ("activity_distance", "update_angle", "drift_angle"):
+        for name in ("activity_distance", "activity_resolution", "update_angle", "drift_angle"):
             out.put(f"tau_sweep/{name}", np.stack([getattr(e, name) for e in es]))
         out.put("tau_sweep/tolerance", c["tolerance"])
     rows = [_row(p.tau, main, c["tolerance"], True)]

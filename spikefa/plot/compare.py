@@ -77,6 +77,8 @@ def build(run_path: str):
         ax.legend(loc="upper right")
 
         ax = axes[0, 1]
+        if "activity_resolution" in g:
+            _unresolved(ax, x, g["activity_resolution"][()])
         _per_layer(ax, x, g["activity_distance"][()], "distance")
         ax.set_xlabel("examples seen")
         ax.set_ylabel("RMS spike-rate difference\n(probability per step)")
@@ -100,6 +102,12 @@ def build(run_path: str):
             _sweep_row(h5, axes[1])
         fig.suptitle("spiking network vs its rate limit: same initial weights, same image stream", fontsize=10)
         return fig
+
+
+def _unresolved(ax, x, resolution):
+    """Grey band below the largest per-layer resolution: distances there cannot be told from 0."""
+    ax.fill_between(x, 0, np.nanmax(resolution, axis=1), color="0.85", linewidth=0,
+                    label="within trial noise", gid="resolution")
 
 
 def _row_mean(values: np.ndarray) -> np.ndarray:
@@ -143,6 +151,8 @@ def _sweep_row(h5, axes):
     ax.legend(loc="best")
 
     ax = axes[1]
+    if "activity_resolution" in s:
+        _unresolved(ax, taus, s["activity_resolution"][()])
     _per_layer(ax, taus, s["activity_distance"][()], "sweep_distance")
     ax.set_xlabel("tau (PSP update factor per step)")
     ax.set_ylabel("RMS spike-rate difference\n(probability per step)")
