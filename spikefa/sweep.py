@@ -2,7 +2,7 @@
 
 A sweep expands ``seeds x (--set key=v1,v2 ...)`` into tasks. Each task runs one model file through
 :func:`spikefa.runner.run_file` on a dask.distributed worker and writes its own run file in
-``OUT/runs/``. The sweep keeps an index (``OUT/sweep.json``) naming every task, its parameters,
+``OUT/runs/`` (and its messages to ``OUT/runs/<task>.log``). The sweep keeps an index (``OUT/sweep.json``) naming every task, its parameters,
 status, output and error, rewritten atomically whenever a task changes state, and a summary of the
 metrics across tasks (``OUT/summary.json`` and ``OUT/summary.txt``).
 
@@ -18,6 +18,7 @@ matches the machine.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import itertools
 import json
@@ -115,7 +116,9 @@ class Task:
     def record(self) -> dict:
         keys = ("id", "seed", "settings", "out", "status", "error", "attempts", "worker", "wall_s",
                 "started", "ended", "summary")
-        return {k: getattr(self, k) for k in keys}
+        rec = {k: getattr(self, k) for k in keys}
+        rec["log"] = task_log_path(self.out)
+        return rec
 
 
 @dataclass
@@ -462,26 +465,47 @@ def run_task(spec: dict) -> dict:
     limit_threads(int(spec["threads_by_host"].get(host, spec["threads"])))
     t0 = time.perf_counter()
     result = {"id": spec["id"], "sweep": spec["sweep"], "worker": worker_address}
+    log_path = task_log_path(spec["out"])
     try:
-        # After Ctrl-C on a shared cluster the cancelled run may still be writing this file: wait
-        # for it, and take its result when it finished with this task's parameters.
-        wait_for_other_writer(spec["out"])
-        status, params, rows = _run_file_state(spec["out"])
-        if status == "finished" and params == spec["params"]:
-            result.update(status="finished", summary=rows, wall_s=time.perf_counter() - t0)
-            return result
-        from .runner import run_file
-        _, rows = run_file(spec["model"], spec["out"], quick=spec["quick"], seed=spec["seed"],
-                           overrides=spec["overrides"], show_progress=False, echo=False)
-        result.update(status="finished", summary=jsonable(rows))
-    except SpikefaError as exc:
-        result.update(status="failed", error=str(exc))
-    except Exception as exc:  # a bug in an experiment must not stop the sweep: report it with its place
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
-        result.update(status="failed", error=f"{type(exc).__name__}: {exc}{where}")
-    result["wall_s"] = time.perf_counter() - t0
+        log = open(log_path, "a", buffering=1)
+    except OSError as exc:
+        result.update(status="failed", error=f"{log_path}: cannot write the task's log ({exc.strerror}); "
+                                             f"the --out folder must be writable from every worker", wall_s=0.0)
+        return result
+    # The run's own messages go to its log beside the run file, not between the sweep's progress
+    # lines (a worker runs one task per process here, so swapping sys.stdout/stderr is safe).
+    with log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        print(f"--- {_now()} task {spec['id']} on {worker_address or socket.gethostname()} "
+              f"(pid {os.getpid()})", flush=True)
+        try:
+            # After Ctrl-C on a shared cluster the cancelled run may still be writing this file:
+            # wait for it, and take its result when it finished with this task's parameters.
+            wait_for_other_writer(spec["out"])
+            status, params, rows = _run_file_state(spec["out"])
+            if status == "finished" and params == spec["params"]:
+                print("finished by an earlier attempt with the same parameters; result reused")
+                result.update(status="finished", summary=rows, wall_s=time.perf_counter() - t0)
+                return result
+            from .runner import run_file
+            _, rows = run_file(spec["model"], spec["out"], quick=spec["quick"], seed=spec["seed"],
+                               overrides=spec["overrides"], show_progress=False, echo=False)
+            result.update(status="finished", summary=jsonable(rows))
+        except SpikefaError as exc:
+            print(f"failed: {exc}")
+            result.update(status="failed", error=str(exc))
+        except Exception as exc:  # a bug in an experiment must not stop the sweep: report it with its place
+            traceback.print_exc()
+            tb = traceback.extract_tb(exc.__traceback__)
+            where = f" at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else ""
+            result.update(status="failed", error=f"{type(exc).__name__}: {exc}{where} "
+                                                 f"(traceback in {os.path.basename(log_path)})")
+        result["wall_s"] = time.perf_counter() - t0
+        print(f"{result['status']} after {result['wall_s']:.1f} s")
     return result
+
+
+def task_log_path(run_path: str) -> str:
+    return os.path.splitext(run_path)[0] + ".log"
 
 
 # -- running ----------------------------------------------------------------------------------------

@@ -105,3 +105,18 @@ def test_quick_report_has_a_row_per_claim(tmp_path, capsys):
     assert "fig2/figures/learning_curves.png" in text
     assert "## Machine" in text and "cores" in text and "numba" in text
     assert "claims reached; report:" in capsys.readouterr().out
+
+
+def test_full_parts_run_full_size_and_the_others_quick():
+    parts = rp.select_parts("fig2,fig3d,fig5")
+    assert rp.part_sizes(parts, True, None) == {"fig2": "quick", "fig3d": "quick", "fig5": "quick"}
+    assert rp.part_sizes(parts, False, None) == {"fig2": "full", "fig3d": "full", "fig5": "full"}
+    sizes = rp.part_sizes(parts, True, "fig2,fig5")
+    assert sizes == {"fig2": "full", "fig3d": "quick", "fig5": "full"}
+    planned, missing = rp.plan_parts(parts, "/nonexistent-out", sizes, MODELS)
+    assert not missing
+    by_name = {part.name: plan for part, plan in planned}
+    assert not by_name["fig2"].quick and len(by_name["fig2"].seeds) == rp.PARTS[0].seeds_full
+    assert by_name["fig3d"].quick and len(by_name["fig3d"].tasks) == 5      # one task per arm
+    assert rp._command_line(sizes, "fig2,fig3d,fig5", None, None, None) == \
+        "spikefa reproduce --full fig2,fig5 --only fig2,fig3d,fig5"

@@ -155,6 +155,7 @@ def test_failing_task_is_reported_and_the_others_finish(cluster, tmp_path):
     for task in index["tasks"]:
         if task["settings"]["train.eta.bp"] == "1000":
             assert task["status"] == "failed" and "diverged" in task["error"]
+            assert "diverged" in (tmp_path / task["log"]).read_text()
         else:
             assert task["status"] == "finished" and task["error"] == ""
     assert "2 finished, 2 failed of 4 tasks" in outcome.summary_text

@@ -24,6 +24,7 @@ def add_arguments(p):
 
 def main(args) -> int:
     import os
+    import sys
 
     from ..reproduce import reproduce
 
@@ -31,6 +32,11 @@ def main(args) -> int:
     full_parts = None if args.full in (None, "all") else args.full
     kind = "full" if everything_full else "mixed" if full_parts else "quick"
     out = args.out or os.path.join("reports", kind)
-    reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
-              workers=args.workers, seeds=args.seeds, models=args.models, show_progress=not args.no_progress)
+    try:
+        reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
+                  workers=args.workers, seeds=args.seeds, models=args.models, show_progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\nreproduce stopped; finished runs are kept in {out}: run the same command again to resume",
+              file=sys.stderr)
+        raise
     return 0

@@ -23,10 +23,18 @@ def add_arguments(p):
 
 
 def main(args) -> int:
+    import sys
+
     from ..sweep import plan_sweep, run_sweeps
 
     plan = plan_sweep(args.model, seeds=args.seeds, first_seed=args.first_seed, sets=args.set, out_dir=args.out,
                       quick=args.quick)
-    (outcome,) = run_sweeps([plan], scheduler=args.scheduler, workers=args.workers,
-                            show_progress=not args.no_progress)
+    try:
+        (outcome,) = run_sweeps([plan], scheduler=args.scheduler, workers=args.workers,
+                                show_progress=not args.no_progress)
+    except KeyboardInterrupt:
+        c = plan.counts()
+        print(f"\nsweep stopped: {c['finished']} of {len(plan.tasks)} tasks finished, index {plan.index_path}; "
+              f"run the same command again to resume", file=sys.stderr)
+        raise
     return 1 if outcome.plan.counts()["failed"] else 0
