@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
@@ -63,5 +64,19 @@ def main(argv=None) -> int:
         return 130
 
 
+def entry() -> None:
+    """Console-script entry point.
+
+    After a failed write (a full disk) HDF5 may crash while closing its files at interpreter
+    exit; the data is already safe, so leave without that clean-up rather than segfault.
+    """
+    code = main()
+    if code == 2:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -11,18 +11,25 @@ def add_arguments(p):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one parameter, e.g. --set train.eta=0.01 (repeatable)")
     p.add_argument("--resume", metavar="CKPT", help="resume from a checkpoint file written by an earlier run")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--list", action="store_true", help="list the experiments a model file can name")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def main(args) -> int:
+    import os
+
     from .. import experiments
+    from ..errors import OutputError
     from ..runner import run_file
 
     if args.list:
         for name in experiments.names():
             print(f"{name:24s} {getattr(experiments.get(name), 'DOC', '')}")
         return 0
+    if args.out and os.path.exists(args.out) and not args.overwrite:
+        hint = " (a resumed run writes a new file; the reader joins both)" if args.resume else ""
+        raise OutputError(f"{args.out} exists; choose another --out or pass --overwrite{hint}")
     run_file(args.model, args.out, quick=args.quick, seed=args.seed, overrides=args.set,
              resume=args.resume, show_progress=not args.no_progress)
     return 0
