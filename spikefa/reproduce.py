@@ -20,7 +20,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 
-from .errors import ConfigError, DataError, SpikefaError
+from .errors import ConfigError, OutputError, SpikefaError
 from .sweep import SweepOutcome, SweepPlan, plan_sweep, run_sweeps
 
 REPORT_NAME = "report.md"
@@ -566,7 +566,7 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
             fh.write(text)
         os.replace(path + ".tmp", path)
     except OSError as exc:
-        raise DataError(f"{path}: cannot write the report ({exc.strerror}); choose another --out") from None
+        raise OutputError(f"{path}: cannot write the report ({exc.strerror}); choose another --out") from None
     if echo:
         reached = sum(r.status == "reached" for r in results)
         print(f"{reached} of {len(results)} claims reached; report: {path}  ({wall / 60:.1f} min)")

@@ -2,9 +2,10 @@
 
 A sweep expands ``seeds x (--set key=v1,v2 ...)`` into tasks. Each task runs one model file through
 :func:`spikefa.runner.run_file` on a dask.distributed worker and writes its own run file in
-``OUT/runs/`` (and its messages to ``OUT/runs/<task>.log``). The sweep keeps an index (``OUT/sweep.json``) naming every task, its parameters,
-status, output and error, rewritten atomically whenever a task changes state, and a summary of the
-metrics across tasks (``OUT/summary.json`` and ``OUT/summary.txt``).
+``OUT/runs/`` (its messages go to ``OUT/runs/<task>.log``). The sweep keeps an index
+(``OUT/sweep.json``) naming every task, its parameters, status, output and error, rewritten
+atomically whenever a task changes state, and a summary of the metrics across tasks
+(``OUT/summary.json`` and ``OUT/summary.txt``).
 
 Resuming: a task is skipped when its run file exists, finished, and holds the parameters the task
 would run with now; everything else (pending, running when the sweep was stopped, failed) runs
