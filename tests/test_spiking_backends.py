@@ -127,3 +127,28 @@ def test_streams_take_different_images_and_count_them():
     first_slot = seen[0]
     assert len(set(first_slot.tolist())) == 4
     assert all(np.array_equal(s, first_slot) for s in seen[:5])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+def test_rate_mode_with_tau_1_is_per_example_feedback_alignment(backend):
+    """MODEL.md: rate mode with tau = 1 and N = 1 is the logistic network trained by FA, example by example."""
+    p = SpikingParams(**{**SMALL, "mode": "rate", "tau": 1.0, "steps_train": 1, "phi": "linear", "gamma": 0.0,
+                         "bias_scale": 0.1, "backend": backend})
+    net = SpikingNetwork(p)
+    W = [None] + [w.astype(np.float64) for w in net.W[1:]]
+    b = [None] + [v.astype(np.float64) for v in net.b[1:]]
+    B = net.B
+    x = np.random.default_rng(2).random(20).astype(np.float32)
+    label = 4
+    h = [np.minimum(x, 0.95).astype(np.float64)]
+    for layer in (1, 2, 3):
+        h.append(1 / (1 + np.exp(-(W[layer] @ h[-1] + b[layer]))))
+    target = np.zeros(10)
+    target[label * 2:label * 2 + 2] = 1
+    d = {3: target - h[3]}
+    d[2] = B[2] @ d[3]
+    d[1] = B[1] @ d[2]
+    net.train(x[None], [label], 1)
+    for layer in (1, 2, 3):
+        expected = W[layer] + p.eta * np.outer(d[layer] * h[layer] * (1 - h[layer]), h[layer - 1])
+        np.testing.assert_allclose(net.W[layer], expected, rtol=1e-5, atol=1e-7)
