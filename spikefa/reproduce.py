@@ -387,13 +387,34 @@ def select_parts(only: str | None) -> list[Part]:
     return [known[n] for n in names]
 
 
+def parse_part_sets(items) -> dict[str, list[str]]:
+    """``["fig4:network.backend=cuda"]`` -> {"fig4": ["network.backend=cuda"]} (parts checked)."""
+    out: dict[str, list[str]] = {}
+    for item in items or ():
+        name, sep, setting = item.partition(":")
+        if not sep or "=" not in setting:
+            raise ConfigError(f"--set {item!r}: expected PART:KEY=VALUE, e.g. --set fig4:network.backend=cuda")
+        select_parts(name)
+        out.setdefault(name, []).append(setting)
+    return out
+
+
+def _merge_sets(base, extra) -> list[str]:
+    """The part's own --set values with the user's on top (a key given by both: the user's)."""
+    merged = {item.split("=", 1)[0].strip(): item for item in base}
+    merged.update({item.split("=", 1)[0].strip(): item for item in extra})
+    return list(merged.values())
+
+
 def plan_parts(parts: list[Part], out_dir: str, sizes: dict, models: str | None = None,
-               seeds: int | None = None) -> tuple[list[tuple[Part, SweepPlan]], list[tuple[Part, str]]]:
+               seeds: int | None = None, part_sets: dict | None = None
+               ) -> tuple[list[tuple[Part, SweepPlan]], list[tuple[Part, str]]]:
     """Sweep plans for the parts whose model files exist; the others with the reason.
 
-    ``sizes`` maps a part's name to "quick" or "full".
+    ``sizes`` maps a part's name to "quick" or "full"; ``part_sets`` adds --set values per part.
     """
     models = models or models_dir()
+    part_sets = part_sets or {}
     planned, skipped = [], []
     for part in parts:
         path = os.path.join(models, part.model)
@@ -402,7 +423,8 @@ def plan_parts(parts: list[Part], out_dir: str, sizes: dict, models: str | None 
             continue
         quick = sizes[part.name] == "quick"
         n = seeds or (part.seeds_quick if quick else part.seeds_full)
-        plan = plan_sweep(path, seeds=n, sets=part.sets_quick if quick else part.sets_full,
+        sets = _merge_sets(part.sets_quick if quick else part.sets_full, part_sets.get(part.name, ()))
+        plan = plan_sweep(path, seeds=n, sets=sets,
                           out_dir=os.path.join(out_dir, part.name), quick=quick, name=part.name,
                           priority=part.priority)
         planned.append((part, plan))
@@ -522,11 +544,12 @@ def part_sizes(parts: list[Part], quick: bool, full_parts: str | None) -> dict:
 
 def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None, only: str | None = None,
               scheduler: str | None = None, workers: int | None = None, seeds: int | None = None,
-              models: str | None = None, show_progress: bool = True, echo: bool = True) -> str:
+              models: str | None = None, sets=(), show_progress: bool = True, echo: bool = True) -> str:
     """Run the selected parts, draw, check the claims, write ``out_dir/report.md``; return its path.
 
     Every part runs its quick size when ``quick`` (its full size otherwise); ``full_parts``
-    ("fig2,fig5") runs those parts at full size and the others quick.
+    ("fig2,fig5") runs those parts at full size and the others quick. ``sets`` holds
+    "PART:KEY=VALUE" overrides (e.g. "fig4:network.backend=cuda").
     """
     t0 = time.perf_counter()
     started = _dt.datetime.now()
@@ -534,7 +557,7 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
     sizes = part_sizes(parts, quick, full_parts)
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    planned, missing = plan_parts(parts, out_dir, sizes, models, seeds)
+    planned, missing = plan_parts(parts, out_dir, sizes, models, seeds, parse_part_sets(sets))
     if not planned:
         reasons = "; ".join(f"{p.name}: {why}" for p, why in missing)
         raise ConfigError(f"nothing to reproduce ({reasons}); run from a checkout of spikefa or give --models DIR")
@@ -559,7 +582,7 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
         results.append(evaluate(claim, runs, sizes[claim.part] == "quick"))
     wall = time.perf_counter() - t0
     text = render_report([reports[p.name] for p in parts], results, sizes=sizes, wall_s=wall, started=started,
-                         command=_command_line(sizes, only, scheduler, workers, seeds))
+                         command=_command_line(sizes, only, scheduler, workers, seeds, sets))
     path = os.path.join(out_dir, REPORT_NAME)
     try:
         with open(path + ".tmp", "w") as fh:
@@ -573,7 +596,7 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
     return path
 
 
-def _command_line(sizes, only, scheduler, workers, seeds) -> str:
+def _command_line(sizes, only, scheduler, workers, seeds, sets=()) -> str:
     full = [name for name, size in sizes.items() if size == "full"]
     if not full:
         size = "--quick"
@@ -590,6 +613,7 @@ def _command_line(sizes, only, scheduler, workers, seeds) -> str:
         parts.append(f"--workers {workers}")
     if scheduler:
         parts.append(f"--scheduler {scheduler}")
+    parts += [f"--set {item}" for item in sets]
     return " ".join(parts)
 
 
@@ -657,7 +681,7 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
             continue
         c = rep.plan.counts()
         o = rep.outcome
-        sets = " ".join(f"`--set {s}`" for s in (p.sets_quick if sizes[p.name] == "quick" else p.sets_full))
+        sets = " ".join(f"`--set {k}={','.join(v)}`" for k, v in rep.plan.grid.items())
         lines.append("| " + " | ".join(_md_cell(x) for x in (
             p.name, p.figure, f"models/{p.model}", sizes[p.name] + (f" {sets}" if sets else ""), len(rep.plan.seeds),
             f"{c['finished']} / {c['failed']}", _duration(o.elapsed_s if o else None),

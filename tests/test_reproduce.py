@@ -120,3 +120,16 @@ def test_full_parts_run_full_size_and_the_others_quick():
     assert by_name["fig3d"].quick and len(by_name["fig3d"].tasks) == 5      # one task per arm
     assert rp._command_line(sizes, "fig2,fig3d,fig5", None, None, None) == \
         "spikefa reproduce --full fig2,fig5 --only fig2,fig3d,fig5"
+
+
+def test_part_scoped_set_overrides_the_parts_own():
+    assert rp.parse_part_sets(["fig4:train.images=50", "fig2:train.examples=100"]) == \
+        {"fig4": ["train.images=50"], "fig2": ["train.examples=100"]}
+    for bad in ("train.images=50", "fig4:train.images", "fig9:train.images=1"):
+        with pytest.raises(ConfigError):
+            rp.parse_part_sets([bad])
+    parts = rp.select_parts("fig4")
+    planned, _ = rp.plan_parts(parts, "/nonexistent-out", {"fig4": "quick"}, MODELS,
+                               part_sets=rp.parse_part_sets(["fig4:train.images=50"]))
+    (part, plan), = planned
+    assert plan.grid == {"train.images": ["50"]} and plan.tasks[0].params["train"]["images"] == 50

@@ -19,6 +19,8 @@ def add_arguments(p):
     p.add_argument("--workers", type=int, metavar="K", help="worker processes of the local cluster (default: cores)")
     p.add_argument("--seeds", type=int, metavar="N", help="seeds per part (default: each part's own for its size)")
     p.add_argument("--models", metavar="DIR", help="folder of the model files (default: the checkout's models/)")
+    p.add_argument("--set", action="append", default=[], metavar="PART:KEY=VALUE",
+                   help="override one parameter of one part, e.g. --set fig4:network.backend=cuda (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -34,7 +36,8 @@ def main(args) -> int:
     out = args.out or os.path.join("reports", kind)
     try:
         reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
-                  workers=args.workers, seeds=args.seeds, models=args.models, show_progress=not args.no_progress)
+                  workers=args.workers, seeds=args.seeds, models=args.models, sets=args.set,
+                  show_progress=not args.no_progress)
     except KeyboardInterrupt:
         print(f"\nreproduce stopped; finished runs are kept in {out}: run the same command again to resume",
               file=sys.stderr)
