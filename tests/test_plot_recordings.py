@@ -142,3 +142,49 @@ def test_plot_all_on_a_recorded_run_writes_raster_and_traces(tmp_path, spiking_r
     assert set(written) == {"raster", "traces"}
     assert_figure(written["raster"], raster.WIDTH, raster.height(2))
     assert_figure(written["traces"], traces.WIDTH, traces.height(len(TRACE_UNITS)))
+
+
+SPIKING_MODEL = """
+experiment = "spiking"
+seed = 4
+[network]
+sizes = [36, 50, 20]
+units_per_class = 2
+eta = 0.05
+backend = "numpy"
+[data]
+dataset = "synthetic"
+synthetic_grid = 6
+synthetic_train = 100
+synthetic_test = 20
+[train]
+images = 40
+eval_every = 20
+steps_per_image = 2
+test_steps = 2
+[[record.recorders]]
+name = "all"
+layers = "all"
+windows = ["early", "late"]
+window_images = 5
+"""
+
+
+def test_spiking_experiment_run_draws_digits_from_its_data(tmp_path):
+    from spikefa.experiments.spiking import load_data
+    from spikefa.runner import run_file
+
+    model = tmp_path / "spiking.toml"
+    model.write_text(SPIKING_MODEL)
+    path, _ = run_file(str(model), str(tmp_path / "run.h5"), show_progress=False, echo=False)
+    assert set(plot.available(path)) == {"learning", "raster"}
+    fig = raster.build(path, images=3)
+    with open_run(path) as rec:
+        images = load_data(rec.model_params())[0]
+        cols = recorded.columns(rec, "all", 3)
+    assert [c.name for c in cols] == ["early", "late"]
+    for ax, col in zip([a for a in fig.axes if a.images], cols):
+        shown = [index for _, _, _, index in recorded.image_bounds(col.index)]
+        assert len(ax.images) == 3
+        for im, index in zip(ax.images, shown):
+            np.testing.assert_array_equal(im.get_array(), images[index].reshape(6, 6))

@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 from matplotlib.collections import PolyCollection
 
-from ..errors import DataError
+from ..errors import DataError, SpikefaError
 from . import recorded, style
 
 UNITS_PER_HIDDEN = 50
@@ -85,7 +85,7 @@ def build(run_path: str, images: int = IMAGES_PER_COLUMN):
         has_output = L in layers
         cols = recorded.columns(rec, name, images)
         per_class = recorded.units_per_class(rec)
-        thumbs = _thumbnails(rec, cols)
+        thumbs = _dataset_thumbnails(rec, cols) or _thumbnails(rec, cols)
 
         rows = ["digits"] + [f"layer{h}" for h in hidden] + (["output"] if has_output else [])
         ratios = [DIGIT_ROW] + [HIDDEN_ROW] * len(hidden) + ([OUTPUT_ROW] if has_output else [])
@@ -168,6 +168,30 @@ def _digit_strip(ax, bounds, thumbs, x_lim):
                       aspect="auto", interpolation="nearest", vmin=0, vmax=1)
         else:
             ax.text((a + b - 1) / 2, 0.5, str(label), ha="center", va="center", fontsize=11)
+
+
+def _dataset_thumbnails(rec, cols) -> dict[int, list[np.ndarray]]:
+    """Per column, the training images shown, from the data set the run used (its stored parameters
+    name it); empty when they do not or it cannot be loaded (then the input spikes serve)."""
+    params = rec.model_params()
+    if not isinstance(params.get("data"), dict) or not isinstance(params.get("network"), dict):
+        return {}
+    from ..experiments.spiking import load_data
+
+    try:
+        images = load_data(params)[0]
+    except (SpikefaError, KeyError, TypeError):
+        return {}
+    side = int(round(np.sqrt(images.shape[1])))
+    if side * side != images.shape[1]:
+        return {}
+    out = {}
+    for c, col in enumerate(cols):
+        shown = [index for _, _, _, index in recorded.image_bounds(col.index)]
+        if any(not 0 <= i < images.shape[0] for i in shown):
+            return {}
+        out[c] = [images[i].reshape(side, side) for i in shown]
+    return out
 
 
 def _thumbnails(rec, cols) -> dict[int, list[np.ndarray]]:
