@@ -93,6 +93,14 @@ def run(params: dict, out, ctx) -> list[dict]:
     sweep_images = c["sweep_images"] or t["images"]
     sweep = [tau for tau in c["taus"] if not (tau == p.tau and sweep_images == t["images"])]
     bar = ctx.progress(total=t["images"] + sweep_images * len(sweep), desc="compare", unit="img")
+    # every metric exists before SWMR starts, so `spikefa plot` can read the run while it trains
+    for arm in ARMS:
+        out.declare_metric(f"{arm}/examples_seen")
+        out.declare_metric(f"{arm}/test_error")
+    out.declare_metric("compare/examples_seen")
+    for name in ("activity_distance", "activity_resolution", "update_angle", "drift_angle"):
+        out.declare_metric(f"compare/{name}", shape=(p.n_layers,))
+    out.start_swmr()
 
     def record(e: Evaluation):
         for arm, err in (("spiking", e.spiking_error), ("rate", e.rate_error)):

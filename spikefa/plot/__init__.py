@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import h5py
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,9 @@ def expand(names) -> list[str]:
 
 
 def _open(run_path: str) -> h5py.File:
-    if not os.path.exists(run_path):
-        raise DataError(f"{run_path}: run file not found; give the .h5 file a run wrote (spikefa run --out)")
-    try:
-        return h5py.File(run_path, "r")
-    except OSError as exc:
-        raise DataError(f"{run_path}: not a readable HDF5 run file ({exc}); give the .h5 file a run wrote") from None
+    from .metrics import open_file
+
+    return open_file(run_path)
 
 
 def available(run_path: str) -> list[str]:

@@ -58,7 +58,7 @@ def _reference_line(ax):
 @style.styled
 def draw_delta(run_path: str, out_dir: str, stem: str = "angle_delta") -> list[str]:
     """Figure 2b / 3b: angle(delta_FA, delta_BP) against examples seen."""
-    with h5py.File(run_path, "r") as h5:
+    with metrics.open_file(run_path) as h5:
         found = metrics.arms_with(h5, "angle_delta")
         if not found:
             raise DataError(f"{run_path}: {DELTA_MISSING}")
@@ -105,7 +105,7 @@ def draw_delta(run_path: str, out_dir: str, stem: str = "angle_delta") -> list[s
 @style.styled
 def draw_weights(run_path: str, out_dir: str, stem: str = "angle_weights") -> list[str]:
     """Figure 5a: angle(W, B^T) and, per hidden unit, angle(column of W, row of B)."""
-    with h5py.File(run_path, "r") as h5:
+    with metrics.open_file(run_path) as h5:
         found = metrics.arms_with(h5, "angle_W_BT")
         if not found:
             raise DataError(f"{run_path}: {WEIGHT_MISSING}")
@@ -157,7 +157,7 @@ def _phase_arms(h5):
 @style.styled
 def draw_phases(run_path: str, out_dir: str, stem: str = "phases") -> list[str]:
     """Figure 5c: error through the three phases (W frozen / W0 frozen / W frozen)."""
-    with h5py.File(run_path, "r") as h5:
+    with metrics.open_file(run_path) as h5:
         found = _phase_arms(h5)
         if not found:
             raise DataError(f"{run_path}: {PHASE_MISSING}")

@@ -57,7 +57,7 @@ def _per_layer(ax, x, values, what):
 
 @style.styled
 def build(run_path: str):
-    with h5py.File(run_path, "r") as h5:
+    with metrics.open_file(run_path) as h5:
         if not has_data(h5):
             raise DataError(f"{run_path}: {MISSING}")
         sweep = has_sweep(h5)

@@ -7,7 +7,6 @@ deviation either side.
 from __future__ import annotations
 
 import h5py
-import numpy as np
 
 from ..errors import DataError
 from . import metrics, style
@@ -72,7 +71,7 @@ def draw_curves(ax, found: dict[str, list[h5py.Group]], metric: str, arm_filter=
 
 @style.styled
 def draw(run_path: str, out_dir: str, stem: str = "learning_curves") -> list[str]:
-    with h5py.File(run_path, "r") as h5:
+    with metrics.open_file(run_path) as h5:
         found = panels(h5)
         if not found:
             raise DataError(f"{run_path}: {MISSING}")

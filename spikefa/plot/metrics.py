@@ -8,13 +8,30 @@ into /metrics form the arm "" (shown under the experiment's name).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
 import h5py
 import numpy as np
 
+from ..errors import DataError, OutputError
+from ..record.files import open_read
+
 _SEED = re.compile(r"^seed(\d+)$")
+
+
+def open_file(run_path: str) -> h5py.File:
+    """Open a run file for reading: finished, killed, or live when its run writes in SWMR mode."""
+    if not os.path.exists(run_path):
+        raise DataError(f"{run_path}: run file not found; give the .h5 file a run wrote (spikefa run --out)")
+    try:
+        return open_read(run_path)
+    except OutputError as exc:
+        if "lock" in str(exc):
+            raise DataError(f"{run_path}: is being written by a run that cannot be read live; plot it when "
+                            f"the run has finished") from None
+        raise DataError(f"{run_path}: not a readable HDF5 run file; give the .h5 file a run wrote") from None
 
 
 def arms(h5: h5py.File) -> dict[str, list[h5py.Group]]:

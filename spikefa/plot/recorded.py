@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..record import open_run
+from . import metrics
 
 RASTER_HINT = ("declare recorders in the model's [record] table: [[record.recorders]] name = \"hidden\", "
                "layers = \"hidden\", units = 50, variables = [\"spikes\"], windows = [\"early\", \"middle\", "
@@ -40,7 +41,7 @@ def has_recordings(h5: h5py.File) -> bool:
 
 def open_recordings(run_path: str, hint: str):
     """The run's recordings (spikefa.record reader); DataError with ``hint`` when it has none."""
-    with h5py.File(run_path, "r") as h5:
+    with metrics.open_file(run_path) as h5:
         if not has_recordings(h5):
             raise DataError(f"{run_path}: has no recordings (/recordings); {hint}")
     return open_run(run_path)
