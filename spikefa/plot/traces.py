@@ -33,7 +33,7 @@ def has_data(h5: h5py.File) -> bool:
 
 
 def height(n_units: int) -> float:
-    return 0.8 + 2 * ROW * n_units
+    return 1.0 + 2 * ROW * n_units
 
 
 def choose(rec) -> tuple[str, int, np.ndarray]:
@@ -94,7 +94,7 @@ def build(run_path: str, units: int = UNITS_SHOWN, images: int = IMAGES_PER_COLU
                     for a, b, label, _ in bounds:
                         axes[0, c].text((a + b - 1) / 2, 1.0, str(label), transform=axes[0, c].get_xaxis_transform(),
                                         ha="center", va="bottom", fontsize=7, color="0.35")
-        fig.suptitle(f"PSP and modulatory signal of forward units (hidden layer {layer})"
-                     if layer < len(rec.attrs["layer_sizes"]) - 1 else
-                     f"PSP and modulatory signal of output units", fontsize=10)
+        kind = f"forward units (hidden layer {layer})" if layer < len(rec.attrs["layer_sizes"]) - 1 else "output units"
+        style.title(fig, f"PSP and modulatory signal of {kind}",
+                    "numbers on top: class of the image shown; grey lines: the next image starts")
         return fig
