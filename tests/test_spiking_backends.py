@@ -42,11 +42,11 @@ def run_traced(backend, n_images=40, **kw):
 
 @pytest.mark.parametrize("kw", [
     dict(feedback="fa"),
-    dict(feedback="bp", streams=3),
+    dict(feedback="bp", streams=5),
     dict(feedback="direct", sparse=0.4),
     dict(feedback="none", phi="linear"),
     dict(feedback="fa", mode="rate", streams=2),
-], ids=["fa", "bp-3streams", "direct-sparse", "shallow-linear", "rate-2streams"])
+], ids=["fa", "bp-5streams", "direct-sparse", "shallow-linear", "rate-2streams"])
 def test_cpu_matches_numpy_step_by_step(kw):
     ref, ref_trace = run_traced("numpy", **kw)
     cpu, cpu_trace = run_traced("cpu", **kw)

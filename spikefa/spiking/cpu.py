@@ -119,13 +119,34 @@ def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
     S = U.shape[0]
     for j in prange(n):
         row = Bm[j]
-        for k in range(S):
+        k = 0
+        while k + 4 <= S:  # four streams per pass over the row: one load of B feeds four sums
+            m0, m1, m2, m3 = M_src[k], M_src[k + 1], M_src[k + 2], M_src[k + 3]
+            a0 = a1 = a2 = a3 = np.float32(0.0)
+            for i in range(row.shape[0]):
+                r = row[i]
+                a0 += r * m0[i]
+                a1 += r * m1[i]
+                a2 += r * m2[i]
+                a3 += r * m3[i]
+            _feedback_update(U, Mod, k, j, factor * a0, tau, phi_kind)
+            _feedback_update(U, Mod, k + 1, j, factor * a1, tau, phi_kind)
+            _feedback_update(U, Mod, k + 2, j, factor * a2, tau, phi_kind)
+            _feedback_update(U, Mod, k + 3, j, factor * a3, tau, phi_kind)
+            k += 4
+        while k < S:
             m = M_src[k]
             acc = np.float32(0.0)
             for i in range(row.shape[0]):
                 acc += row[i] * m[i]
-            U[k, j] += tau * (factor * acc - U[k, j])
-            Mod[k, j] = _phi(U[k, j], phi_kind)
+            _feedback_update(U, Mod, k, j, factor * acc, tau, phi_kind)
+            k += 1
+
+
+@njit(cache=True, inline="always")
+def _feedback_update(U, Mod, k, j, drive, tau, phi_kind):
+    U[k, j] += tau * (drive - U[k, j])
+    Mod[k, j] = _phi(U[k, j], phi_kind)
 
 
 def _plasticity(WT, maskT, use_mask, s_in, D, coef):
