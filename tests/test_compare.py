@@ -188,6 +188,8 @@ def test_cli_compare_a_spiking_model_without_sweep(tmp_path, capsys):
     assert_figure([figure, figure[:-3] + "pdf"], *compare_plot.size(sweep=False))
     with h5py.File(out, "r") as h5:
         assert "tau_sweep" not in h5["results"]
+    assert cli_main(argv) == 2
+    assert "--overwrite" in capsys.readouterr().err
 
 
 def test_cli_compare_refuses_what_it_cannot_compare(tmp_path, capsys):

@@ -13,6 +13,7 @@ def add_arguments(p):
                                  "e.g. models/compare_rate_spiking.toml or models/fig4_spiking.toml")
     p.add_argument("--quick", action="store_true", help="the model's scaled-down version, in seconds")
     p.add_argument("--out", help="run file to write (.h5); default runs/<model>-seed<N>-<time>.h5")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--taus", metavar="LIST", help="comma-separated tau values to sweep, e.g. 0.3,0.6,0.9,1.0 "
                                                   "(empty string: no sweep)")
     p.add_argument("--seed", type=int, help="random seed (overrides the model file's)")
@@ -23,9 +24,14 @@ def add_arguments(p):
 
 
 def main(args) -> int:
+    import os
+
+    from ..errors import OutputError
     from ..experiments.compare import load_compare_model
     from ..runner import run_model
 
+    if args.out and os.path.exists(args.out) and not args.overwrite:
+        raise OutputError(f"{args.out} exists; choose another --out or pass --overwrite")
     model = load_compare_model(args.model, quick=args.quick, seed=args.seed, overrides=args.set, taus=args.taus)
     out_path, _ = run_model(model, args.out, quick=args.quick, show_progress=not args.no_progress)
     if not args.no_figures:
