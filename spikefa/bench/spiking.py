@@ -16,6 +16,7 @@ with k_{l-1} the mean number of presynaptic units that spiked, counted in this r
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -132,6 +133,8 @@ def main(args) -> int:
     repeat = getattr(args, "repeat", None)
     X, y, source = images_for_bench(max(512, 4 * many))
     print(f"spiking step benchmark: {'-'.join(map(str, sizes))}, input {source}, learning on")
+    if hasattr(os, "getloadavg"):  # other work on the machine changes every number below
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     bandwidth = copy_bandwidth(64 if quick else 256)
     print(f"copy bandwidth (numpy, read + write): {bandwidth / 1e9:.2f} GB/s")
 
