@@ -46,6 +46,9 @@ def test_claims_read_our_numbers_from_run_files(tmp_path):
     assert rp.Metric("a", "nse").values(runs) == pytest.approx([0.1, 0.2, 0.3])
     assert rp.Metric("a", "nse", at="first", scale=100).values(runs) == pytest.approx([100, 100, 100])
     assert rp.Metric("b", "nse", at="max").values(runs) == pytest.approx([2.0, 2.0])
+    # no examples_seen in these files: the x axis is the evaluation index
+    assert rp.AtExamples("a", "nse", 0).values(runs) == pytest.approx([1.0, 1.0, 1.0])
+    assert rp.AtExamples("a", "nse", 5).values(runs) == pytest.approx([0.1, 0.2, 0.3])
     assert rp.Summary("score", (("arm", "b"),)).values(runs) == [6.0]
     assert rp.Ratio(rp.Metric("b", "nse"), rp.Metric("a", "nse")).values(runs) == pytest.approx([5.0, 3.0])
     p = rp.TTest(rp.Metric("a", "nse"), rp.Metric("b", "nse")).values(runs)
