@@ -416,7 +416,7 @@ def select_parts(only: str | None) -> list[Part]:
     known = {p.name: p for p in PARTS}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ConfigError(f"--only {','.join(unknown)}: unknown part; choose from {', '.join(known)}")
+        raise ConfigError(f"unknown part {', '.join(unknown)}; the parts are {', '.join(known)}")
     return [known[n] for n in names]
 
 
