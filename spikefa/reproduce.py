@@ -671,10 +671,17 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
     full = [rep.part.name for rep in parts if sizes[rep.part.name] == "full"]
     quick = [rep.part.name for rep in parts if sizes[rep.part.name] == "quick"]
     reached = sum(r.status == "reached" for r in results)
+    reused = sum(rep.outcome.skipped for rep in parts if rep.outcome)
+    total = sum(len(rep.plan.tasks) for rep in parts if rep.plan)
+    task_time = sum(rep.outcome.task_seconds for rep in parts if rep.outcome)
+    made = f"Made by `{command}` on {started:%Y-%m-%d %H:%M}, in {_duration(wall_s)} of wall time"
+    if reused:
+        made += (f" ({reused} of {total} runs were already finished in this folder from an earlier "
+                 f"invocation and were reused)")
     lines = [
         "# spikefa: what it reproduces of Lillicrap et al. (2016)",
         "",
-        f"Made by `{command}` on {started:%Y-%m-%d %H:%M}, in {_duration(wall_s)} of wall time. "
+        f"{made}; the runs took {_duration(task_time)} of task time in all. "
         f"{reached} of {len(results)} claims reached.",
         "",
     ]
@@ -702,8 +709,8 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
             c.figure, c.text, c.paper, c.check.describe(c.unit), format_ours(r), result)) + " |")
     lines += ["", "n counts runs (seeds); a p-value's n is the two samples' sizes.", "",
               "## Parts", "",
-              "Parts ran together on one Dask cluster, so their spans overlap; task time is the sum "
-              "of the wall times of the part's tasks.", "",
+              "Parts ran together on one Dask cluster, so their spans (first task start to last task "
+              "end) overlap; task time is the sum of the wall times of the part's tasks.", "",
               "| Part | Figure | Model file | Size | Seeds | Tasks finished / failed | Span | Task time | Figures |",
               "|---|---|---|---|---|---|---|---|---|"]
     for rep in parts:

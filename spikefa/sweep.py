@@ -573,7 +573,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
 class SweepOutcome:
     plan: SweepPlan
     skipped: int
-    elapsed_s: float | None         # first task start to last task end in this invocation
+    elapsed_s: float | None         # first start to last end of its finished tasks (earlier runs included)
     task_seconds: float             # sum of the tasks' wall times (all runs, incl. earlier ones)
     summary_text: str = ""
 
@@ -601,13 +601,12 @@ def run_sweeps(plans: list[SweepPlan], *, scheduler: str | None = None, workers:
             if n_skip:
                 print(f"{plan.name}: {n_skip} of {len(plan.tasks)} tasks already finished in {plan.out_dir}; "
                       f"running the other {len(plan.tasks) - n_skip}", file=sys.stderr)
-    spans: dict[str, list[float]] = {p.name: [] for p in plans}
     if todo:
         if client_info is not None:
-            _execute(todo, client_info, spans, show_progress, on_event)
+            _execute(todo, client_info, show_progress, on_event)
         else:
             with dask_client(scheduler, workers) as info:
-                _execute(todo, info, spans, show_progress, on_event)
+                _execute(todo, info, show_progress, on_event)
     outcomes = []
     for plan in plans:
         text = write_summary(plan)
@@ -617,13 +616,25 @@ def run_sweeps(plans: list[SweepPlan], *, scheduler: str | None = None, workers:
                 if t.status == "failed":
                     print(f"  failed {t.id}: {t.error}", file=sys.stderr)
             print(f"index: {plan.index_path}")
-        span = spans[plan.name]
-        outcomes.append(SweepOutcome(plan, skipped[plan.name], (max(span) - min(span)) if span else None,
+        outcomes.append(SweepOutcome(plan, skipped[plan.name], span_seconds(plan),
                                      sum(t.wall_s or 0.0 for t in plan.tasks), text))
     return outcomes
 
 
-def _execute(todo, info: ClusterInfo, spans, show_progress, on_event):
+def span_seconds(plan: SweepPlan) -> float | None:
+    """Seconds from the first start to the last end of the plan's finished tasks."""
+    done = [t for t in plan.tasks if t.status == "finished" and t.started and t.ended]
+    if not done:
+        return None
+    try:
+        first = min(_dt.datetime.fromisoformat(t.started) for t in done)
+        last = max(_dt.datetime.fromisoformat(t.ended) for t in done)
+    except ValueError:          # an index edited by hand
+        return None
+    return (last - first).total_seconds()
+
+
+def _execute(todo, info: ClusterInfo, show_progress, on_event):
     from distributed.client import FutureCancelledError
 
     from .progress import bar
@@ -672,7 +683,6 @@ def _execute(todo, info: ClusterInfo, spans, show_progress, on_event):
                 task.status, task.worker, task.started = "running", msg.get("worker", ""), msg.get("time", _now())
                 task.attempts += 1
                 running.add((plan.name, task.id))
-                spans[plan.name].append(time.time())
                 emit(plan, task, "running")
                 changed = True
             still = []
@@ -697,9 +707,11 @@ def _execute(todo, info: ClusterInfo, spans, show_progress, on_event):
                 task.wall_s = result.get("wall_s")
                 task.worker = result.get("worker", task.worker)
                 task.ended = _now()
+                if not task.started:        # finished before its "running" event came through
+                    back = _dt.timedelta(seconds=task.wall_s or 0.0)
+                    task.started = (_dt.datetime.now() - back).isoformat(timespec="seconds")
                 task.attempts = max(task.attempts, 1)
                 running.discard((plan.name, task.id))
-                spans[plan.name].append(time.time())
                 if task.status == "failed":
                     failed += 1
                 progress.update(1)
