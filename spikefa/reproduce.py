@@ -738,7 +738,9 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
         if failed:
             lines.append("")
         if rep.outcome and rep.outcome.summary_text:
-            lines += ["```", rep.outcome.summary_text, "```", ""]
+            # paths inside the report's folder shown relative to it, so the report can move
+            report_dir = os.path.dirname(rep.plan.out_dir) + os.sep
+            lines += ["```", rep.outcome.summary_text.replace(report_dir, ""), "```", ""]
         for fig in rep.figures:
             lines.append(f"![{os.path.basename(fig)}]({fig})")
         if rep.figures:
