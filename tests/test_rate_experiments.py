@@ -101,3 +101,30 @@ def test_diverging_run_names_step_and_layer_and_keeps_results(tmp_path):
     with h5py.File(out) as h5:
         assert h5.attrs["status"] == "diverged"
         assert h5["metrics/fa/nse"].shape[0] >= 1
+
+
+def test_fig3a_resumes_from_its_checkpoint_as_if_never_stopped(tmp_path, mnist_dir, monkeypatch):
+    from spikefa.experiments import fig3a_mnist
+
+    overrides = [f'data.path="{mnist_dir}"', 'arms=["fa", "bp"]', "data.train_examples=1000",
+                 "data.test_examples=500", "train.angle_block=250"]
+    model = load_model(os.path.join(MODELS, "fig3a_mnist.toml"), quick=True, overrides=overrides)
+    _, whole = run_model(model, str(tmp_path / "whole.h5"), show_progress=False, echo=False)
+
+    save = fig3a_mnist.Checkpoint.save
+
+    def save_then_stop(self, out, net, arm, k, epochs_done):
+        save(self, out, net, arm, k, epochs_done)
+        if arm == "bp" and epochs_done == 1:
+            raise KeyboardInterrupt
+    monkeypatch.setattr(fig3a_mnist.Checkpoint, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_model(model, str(tmp_path / "part.h5"), show_progress=False, echo=False)
+    monkeypatch.setattr(fig3a_mnist.Checkpoint, "save", save)
+
+    _, resumed = run_model(model, str(tmp_path / "rest.h5"), resume=str(tmp_path / "part.ckpt.h5"),
+                           show_progress=False, echo=False)
+    assert resumed == whole
+    with h5py.File(tmp_path / "whole.h5") as a, h5py.File(tmp_path / "rest.h5") as b:
+        for name in ("fa/seed0/test_error", "bp/seed0/test_error", "fa/seed0/angle_delta_mean"):
+            np.testing.assert_array_equal(a["metrics/" + name][()], b["metrics/" + name][()])

@@ -5,9 +5,14 @@ between FA's and backprop's hidden teaching signals (3b)."""
 
 from __future__ import annotations
 
+import json
+import os
+
+import h5py
 import numpy as np
 
 from ..config import Field
+from ..errors import ConfigError, DataError, OutputError
 from ..data import mnist
 from ..rate import metrics
 from ..rate.network import RateNet
@@ -71,47 +76,63 @@ def run(params, out, ctx):
     eval_interval = max(1, n_train // train_p["evals_per_epoch"])
     block = min(train_p["angle_block"], eval_interval)
     epochs = train_p["epochs"]
-    final = {arm: [] for arm in arms}
-    final_angle = {arm: [] for arm in arms}
     sizes = [X.shape[1], net_p["hidden"], 10]
+    resumed = Checkpoint.load(ctx.resume, params, out) if ctx.resume else None
+    done = resumed.done if resumed else {}           # (arm, run) -> (final test error, final angle)
+    ckpt = Checkpoint(ctx.checkpoint_path(), params, done)
     with ctx.progress(total=runs * len(arms) * epochs * n_train, desc="fig3a", unit="ex") as bar:
         # runs outermost, so a partial run file holds every arm
         for k in range(runs):
             for arm in arms:
+                if (arm, k) in done:
+                    bar.update(epochs * n_train)
+                    continue
                 rule, sparsity = ARMS[arm]
                 sparsity = net_p["sparse_fraction"] if sparsity else 0.0
                 net = RateNet.init(sizes, seeded(seed, WEIGHTS, k), hidden="logistic", output="logistic",
                                    init_scale=net_p["init_scale"], feedback_scale=net_p["feedback_scale"],
                                    bias=True, sparsity=sparsity, direct_feedback=(rule == "dfa"),
                                    feedback_rng=seeded(seed, FEEDBACK, k))
+                first_epoch = 0
+                if resumed is not None and resumed.current == (arm, k):
+                    first_epoch = resumed.restore(net)
+                    ctx.log(f"resuming run {k} {arm} after epoch {first_epoch}")
+                    bar.update(first_epoch * n_train)
                 prefix = f"{arm}/seed{k}"
                 error, angle = _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_check,
-                                          epochs, train_p, eval_interval, block, seeded(seed, STREAM, k), bar)
-                final[arm].append(error)
-                final_angle[arm].append(angle)
+                                          range(first_epoch, epochs), train_p, eval_interval, block,
+                                          (seed, STREAM, k), bar,
+                                          on_epoch=lambda e, net=net, arm=arm, k=k: ckpt.save(out, net, arm, k, e))
+                done[(arm, k)] = (error, angle)
+                ckpt.save(out, None, arm, k, epochs)
                 ctx.log(f"run {k} {arm}: test error {100 * error:.2f}% after {epochs} epochs")
-    out.put("final_test_error", np.array([final[a] for a in arms]), attrs={"arms": list(arms)})
+    out.put("final_test_error", np.array([[done[(a, k)][0] for k in range(runs)] for a in arms]),
+            attrs={"arms": list(arms)})
     rows = []
     for arm in arms:
-        e = 100 * np.asarray(final[arm])
+        e = 100 * np.array([done[(arm, k)][0] for k in range(runs)])
         row = {"arm": arm, "runs": len(e), "epochs": epochs, "test_error_%_mean": float(e.mean()),
                "test_error_%_sd": float(e.std(ddof=1)) if len(e) > 1 else 0.0,
                "min": float(e.min()), "max": float(e.max())}
-        a = np.asarray(final_angle[arm], float)
+        a = np.array([done[(arm, k)][1] for k in range(runs)], float)
         if np.isfinite(a).any():
             row["angle_delta_final"] = float(np.nanmean(a))
         rows.append(row)
     return rows
 
 
-def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_check, epochs, train_p,
-               eval_interval, block, order_rng, bar):
-    """Train one net for ``epochs``; return its final test error and its last block's mean angle."""
+def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_check, epoch_range, train_p,
+               eval_interval, block, order_seed, bar, on_epoch):
+    """Train one net over ``epoch_range``; return its final test error and last block's mean angle.
+
+    Epoch e visits the images in the order seeded(*order_seed, e), so a resumed run sees exactly
+    the images it would have seen.
+    """
     n_train = X.shape[0]
     record = rule in _rate.ALIGNING_RULES
     scratch = Scratch.for_net(net)
     every = train_p["angle_sample_every"]
-    seen = 0
+    seen = epoch_range.start * n_train
     last_angle = float("nan")
 
     def evaluate():
@@ -124,9 +145,9 @@ def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_chec
         out.flush()
         return err
 
-    error = evaluate()
-    for _ in range(epochs):
-        order = order_rng.permutation(n_train)
+    error = evaluate() if epoch_range.start == 0 else metrics.classification_error(net, X_test, test_labels)
+    for epoch in epoch_range:
+        order = seeded(*order_seed, epoch).permutation(n_train)
         next_eval = eval_interval
         for start in range(0, n_train, block):
             idx = order[start:start + block]
@@ -148,7 +169,108 @@ def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_chec
             if start + idx.size >= next_eval or start + idx.size == n_train:
                 error = evaluate()
                 next_eval += eval_interval
+        on_epoch(epoch + 1)
     if net.W_mask is not None:
         out.put(f"{prefix.replace('/', '_')}_mask_violations",
                 np.array([int(np.count_nonzero(w[m == 0])) for w, m in zip(net.W, net.W_mask)]))
     return error, last_angle
+
+
+# parameters a resumed run must share with the run that wrote the checkpoint (runs and arms may
+# change: resuming a finished 5-run file with runs = 20 adds runs 5..19)
+_MUST_MATCH = ("seed", "network", "data.train_examples", "data.test_examples", "data.train_error_examples",
+               "train.epochs", "train.eta", "train.decay", "train.evals_per_epoch", "train.angle_block",
+               "train.angle_sample_every")
+
+
+def _pick(params, key):
+    for part in key.split("."):
+        params = params[part]
+    return params
+
+
+class Checkpoint:
+    """The state of an interrupted fig3a run, written after every epoch beside the run file.
+
+    Holds the finished (arm, run) pairs with their results, the weights of the pair in training
+    and how many epochs it has done, and the length of every metric then, so a resumed run copies
+    the metrics written so far into its new run file and goes on from there.
+    """
+
+    def __init__(self, path, params, done):
+        self.path, self.params, self.done = path, params, done
+        self.current = None
+        self.epochs_done = 0
+        self.arrays = {}
+
+    def save(self, out, net, arm, k, epochs_done):
+        tmp = self.path + ".part"
+        try:
+            with h5py.File(tmp, "w") as h5:
+                h5.attrs["params"] = json.dumps(self.params, sort_keys=True)
+                h5.attrs["source"] = os.path.abspath(out.path)
+                h5.attrs["done"] = json.dumps([[a, r, e, None if not np.isfinite(g) else g]
+                                               for (a, r), (e, g) in self.done.items()])
+                if net is not None:
+                    h5.attrs["current"] = json.dumps([arm, k, epochs_done])
+                    for name, arrays in (("W", net.W), ("b", net.b), ("B", net.B), ("W_mask", net.W_mask or [])):
+                        for l, a in enumerate(arrays):
+                            h5[f"{name}{l}"] = a
+                lengths = {}
+                out.h5["metrics"].visititems(
+                    lambda name, obj: lengths.__setitem__(name, obj.shape[0]) if isinstance(obj, h5py.Dataset) else None)
+                h5.attrs["metric_lengths"] = json.dumps(lengths)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write the checkpoint ({exc}); free disk space or choose "
+                              f"another --out") from None
+
+    @classmethod
+    def load(cls, path, params, out) -> "Checkpoint":
+        try:
+            h5 = h5py.File(path, "r")
+        except OSError as exc:
+            raise ConfigError(f"--resume {path}: cannot read the checkpoint ({exc}); give the .ckpt.h5 file "
+                              f"written beside an earlier fig3a run file") from None
+        with h5:
+            old = json.loads(h5.attrs["params"])
+            for key in _MUST_MATCH:
+                if _pick(old, key) != _pick(params, key):
+                    raise ConfigError(f"--resume {path}: key '{key}' was {_pick(old, key)!r} in the checkpointed "
+                                      f"run, not {_pick(params, key)!r}; resume with the same model file")
+            ckpt = cls(path, params, {(a, r): (e, np.nan if g is None else g)
+                                      for a, r, e, g in json.loads(h5.attrs["done"])})
+            if "current" in h5.attrs:
+                arm, k, ckpt.epochs_done = json.loads(h5.attrs["current"])
+                ckpt.current = (arm, k)
+                ckpt.arrays = {name: h5[name][()] for name in h5}
+            lengths = json.loads(h5.attrs["metric_lengths"])
+            source = h5.attrs["source"]
+        _copy_metrics(source, lengths, out)
+        return ckpt
+
+    def restore(self, net) -> int:
+        """Put the checkpointed weights into ``net``; return the epochs already done."""
+        net.W = [np.asfortranarray(self.arrays[f"W{l}"]) for l in range(net.n_layers)]
+        net.b = [self.arrays[f"b{l}"] for l in range(net.n_layers)]
+        net.B = [np.ascontiguousarray(self.arrays[f"B{l}"]) for l in range(net.n_layers - 1)]
+        if net.W_mask is not None:
+            net.W_mask = [np.asfortranarray(self.arrays[f"W_mask{l}"]) for l in range(net.n_layers)]
+        return self.epochs_done
+
+
+def _copy_metrics(source, lengths, out):
+    """Copy /metrics of the checkpointed run file, each dataset cut to its length at the checkpoint."""
+    if not os.path.exists(source):
+        raise DataError(f"--resume: the run file {source} that wrote the checkpoint is gone; its metrics are "
+                        f"needed to continue")
+    with h5py.File(source, "r") as src:
+        for name, n in lengths.items():
+            ds = src["metrics"][name]
+            attrs = dict(ds.attrs)
+            values = ds[:n]
+            if values.ndim == 1:
+                append_block(out, name, values, attrs)
+            else:
+                for v in values:
+                    out.append(name, v, attrs)
