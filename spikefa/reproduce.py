@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from .errors import ConfigError, OutputError, SpikefaError
-from .sweep import SweepOutcome, SweepPlan, plan_sweep, run_sweeps
+from .sweep import SweepOutcome, SweepPlan, plan_sweep, run_sweeps, summarize, summary_table
 
 REPORT_NAME = "report.md"
 
@@ -737,10 +737,10 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
             lines.append(f"- task `{t.id}` failed: {_md_cell(t.error)}")
         if failed:
             lines.append("")
-        if rep.outcome and rep.outcome.summary_text:
+        if rep.outcome:
             # paths inside the report's folder shown relative to it, so the report can move
-            report_dir = os.path.dirname(rep.plan.out_dir) + os.sep
-            lines += ["```", rep.outcome.summary_text.replace(report_dir, ""), "```", ""]
+            table = summary_table(rep.plan, summarize(rep.plan), relative_to=os.path.dirname(rep.plan.out_dir))
+            lines += ["```", table, "```", ""]
         for fig in rep.figures:
             lines.append(f"![{os.path.basename(fig)}]({fig})")
         if rep.figures:

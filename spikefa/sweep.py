@@ -380,8 +380,16 @@ def _fmt_number(v: float) -> str:
     return f"{v:.4g}"
 
 
-def summary_table(plan: SweepPlan, groups: list[dict]) -> str:
+def summary_table(plan: SweepPlan, groups: list[dict], relative_to: str | None = None) -> str:
+    """The summary as a text table; text cells naming paths under ``relative_to`` shown relative to it."""
     from .progress import format_table
+
+    inside = relative_to.rstrip(os.sep) + os.sep if relative_to else None
+
+    def shown(v):
+        if inside and isinstance(v, str) and v.startswith(inside):
+            return os.path.relpath(v, relative_to)
+        return v
 
     columns: list[str] = []
     for part in ("settings", "labels", "metrics"):
@@ -391,7 +399,7 @@ def summary_table(plan: SweepPlan, groups: list[dict]) -> str:
     for g in groups:
         row = dict.fromkeys(columns, "")
         row.update(g["settings"])
-        row.update(g["labels"])
+        row.update({k: shown(v) for k, v in g["labels"].items()})
         for k, m in g["metrics"].items():
             varies = m["n"] > 1 and len(set(m["values"])) > 1
             row[k] = _fmt_number(m["mean"]) + (f" ± {_fmt_number(m['std'])}" if varies else "")
