@@ -310,6 +310,9 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
     previous = {}
     if os.path.exists(plan.index_path):
         data = load_index(plan.index_path)
+        if data.get("experiment") not in (None, plan.experiment):
+            raise OutputError(f"{plan.out_dir} holds a sweep of experiment {data['experiment']!r} "
+                              f"({data.get('model')}), not {plan.experiment!r}; choose another --out")
         previous = {t.get("id"): t for t in data["tasks"] if isinstance(t, dict)}
         plan.created = data.get("created", plan.created)
     done = 0

@@ -12,7 +12,7 @@ import h5py
 import pytest
 
 from spikefa.cli import main as cli_main
-from spikefa.errors import ConfigError
+from spikefa.errors import ConfigError, OutputError
 from spikefa.sweep import (dask_client, load_index, parse_grid, plan_sweep, run_sweeps, split_values,
                            write_json_atomic)
 
@@ -63,6 +63,13 @@ def test_plan_names_tasks_by_varied_values_and_seed(tmp_path):
     assert len({t.out for t in plan.tasks}) == 4
     assert plan.tasks[3].params["train"]["eta"]["fa"] == 0.02 and plan.tasks[3].params["seed"] == 4
     assert plan.tasks[0].params["train"]["rules"] == ["bp", "fa"]
+
+
+def test_sweep_of_another_experiment_is_refused_in_the_same_folder(tmp_path):
+    write_json_atomic(str(tmp_path / "sweep.json"), {"experiment": "fig5_quadratic", "model": "m.toml", "tasks": []})
+    plan = plan_sweep(MODEL, seeds=1, out_dir=str(tmp_path), quick=True)
+    with pytest.raises(OutputError, match="fig5_quadratic"):
+        run_sweeps([plan], show_progress=False, echo=False)
 
 
 def test_index_is_replaced_whole(tmp_path):
