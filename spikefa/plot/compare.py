@@ -84,7 +84,7 @@ def build(run_path: str):
         ax.set_ylabel("RMS spike-rate difference\n(probability per step)")
         ax.set_title("trial-averaged spiking vs rate activity")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="best")
+        _legend(ax)
 
         ax = axes[0, 2]
         _per_layer(ax, x, g["update_angle"][()], "update")
@@ -96,12 +96,17 @@ def build(run_path: str):
         ax.set_xlabel("examples seen")
         ax.set_ylabel("angle (degrees)")
         ax.set_title("spiking vs rate weight updates")
-        ax.legend(loc="best")
+        _legend(ax)
 
         if sweep:
             _sweep_row(h5, axes[1])
         fig.suptitle("spiking network vs its rate limit: same initial weights, same image stream", fontsize=10)
         return fig
+
+
+def _legend(ax):
+    """A legend on a light backing: these panels are busy and it may have to sit over data."""
+    ax.legend(loc="best", frameon=True, framealpha=0.85, facecolor="white", edgecolor="none")
 
 
 def _unresolved(ax, x, resolution):
@@ -148,7 +153,7 @@ def _sweep_row(h5, axes):
     ax.set_ylabel("final test error (%)")
     ax.set_ylim(bottom=0)
     ax.set_title(f"across tau ({images} images each)" if images else "across tau")
-    ax.legend(loc="best")
+    _legend(ax)
 
     ax = axes[1]
     if "activity_resolution" in s:
@@ -158,7 +163,7 @@ def _sweep_row(h5, axes):
     ax.set_ylabel("RMS spike-rate difference\n(probability per step)")
     ax.set_ylim(bottom=0)
     ax.set_title("activity distance after training")
-    ax.legend(loc="best")
+    _legend(ax)
 
     ax = axes[2]
     _per_layer(ax, taus, s["update_angle"][()], "sweep_update")
@@ -168,4 +173,4 @@ def _sweep_row(h5, axes):
     ax.set_xlabel("tau (PSP update factor per step)")
     ax.set_ylabel("angle (degrees)")
     ax.set_title("update angle after training")
-    ax.legend(loc="best")
+    _legend(ax)
