@@ -577,8 +577,8 @@ def part_sizes(parts: list[Part], quick: bool, full_parts: str | None) -> dict:
 
 def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None, only: str | None = None,
               scheduler: str | None = None, workers: int | None = None, seeds: int | None = None,
-              models: str | None = None, sets=(), show_progress: bool = True, echo: bool = True) -> str:
-    """Run the selected parts, draw, check the claims, write ``out_dir/report.md``; return its path.
+              models: str | None = None, sets=(), show_progress: bool = True, echo: bool = True) -> "Report":
+    """Run the selected parts, draw, check the claims, write ``out_dir/report.md``.
 
     Every part runs its quick size when ``quick`` (its full size otherwise); ``full_parts``
     ("fig2,fig5") runs those parts at full size and the others quick. ``sets`` holds
@@ -623,10 +623,19 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
         os.replace(path + ".tmp", path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write the report ({exc.strerror}); choose another --out") from None
+    report = Report(path, results, sum(rep.plan.counts()["failed"] for rep in reports.values() if rep.plan))
     if echo:
         reached = sum(r.status == "reached" for r in results)
-        print(f"{reached} of {len(results)} claims reached; report: {path}  ({wall / 60:.1f} min)")
-    return path
+        failed = f"; {report.failed_tasks} runs failed (see the report)" if report.failed_tasks else ""
+        print(f"{reached} of {len(results)} claims reached{failed}; report: {path}  ({wall / 60:.1f} min)")
+    return report
+
+
+@dataclass
+class Report:
+    path: str
+    claims: list[ClaimResult]
+    failed_tasks: int
 
 
 def _command_line(sizes, only, scheduler, workers, seeds, sets=()) -> str:

@@ -35,11 +35,11 @@ def main(args) -> int:
     kind = "full" if everything_full else "mixed" if full_parts else "quick"
     out = args.out or os.path.join("reports", kind)
     try:
-        reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
+        report = reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
                   workers=args.workers, seeds=args.seeds, models=args.models, sets=args.set,
                   show_progress=not args.no_progress)
     except KeyboardInterrupt:
         print(f"\nreproduce stopped; finished runs are kept in {out}: run the same command again to resume",
               file=sys.stderr)
         raise
-    return 0
+    return 1 if report.failed_tasks else 0
