@@ -92,7 +92,8 @@ def test_learning_curves_draw_the_seed_mean(classification):
         found = metrics.arms_with(h5, "test_error")
         fig = Figure()
         ax = fig.subplots()
-        assert learning.draw_curves(ax, found, "test_error") == 3
+        assert learning.draw_curves(ax, found, "test_error") is False      # errors within a decade: linear
+        assert len(ax.lines) == 3
         expected = np.mean([h5[f"metrics/fa/seed{k}/test_error"][()] for k in range(3)], axis=0) * 100
         x = h5["metrics/fa/seed0/examples_seen"][()]
     fa_line = ax.lines[1]
@@ -105,6 +106,24 @@ def test_learning_curves_draw_the_seed_mean(classification):
 def test_learning_curve_figure_files(tmp_path, classification):
     paths = learning.draw(classification, str(tmp_path / "figs"))
     assert_figure(paths, learning.WIDTH, learning.HEIGHT)
+
+
+def test_errors_spanning_decades_use_geometric_statistics(tmp_path):
+    path = str(tmp_path / "decades.h5")
+    with RunFile(path) as out:
+        for k, final in enumerate((1e-6, 1e-4)):
+            for i, v in enumerate((1.0, 1e-2, final)):
+                out.append(f"fa/seed{k}/examples_seen", i)
+                out.append(f"fa/seed{k}/nse", v)
+    with h5py.File(path, "r") as h5:
+        fig = Figure()
+        ax = fig.subplots()
+        assert learning.draw_curves(ax, metrics.arms(h5), "nse") is True
+    assert ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [1.0, 1e-2, 1e-5])
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() > 0                       # never below zero, unlike mean - s.d. (1e-5 - 7e-5)
+    np.testing.assert_allclose(band.min(), 1e-5 / np.exp(np.std(np.log([1e-6, 1e-4]), ddof=1)), rtol=1e-6)
 
 
 def test_seeds_of_unequal_length_are_cut_to_the_shortest(tmp_path):

@@ -7,6 +7,7 @@ deviation either side.
 from __future__ import annotations
 
 import h5py
+import numpy as np
 
 from ..errors import DataError
 from . import metrics, style
@@ -37,36 +38,52 @@ def panels(h5: h5py.File) -> dict[str, dict[str, list[h5py.Group]]]:
     return out
 
 
-def draw_curves(ax, found: dict[str, list[h5py.Group]], metric: str, arm_filter=None):
-    """Draw one panel of ``metric`` for every arm in ``found``; return the number of lines."""
+def spans_decades(series: list[metrics.Series]) -> bool:
+    """Whether positive values over more than a decade call for a log axis (and geometric statistics)."""
+    values = np.concatenate([s.values.ravel() for s in series]) if series else np.zeros(0)
+    values = values[np.isfinite(values)]
+    return bool(values.size and values.min() > 0 and values.max() > 10 * values.min())
+
+
+def draw_curves(ax, found: dict[str, list[h5py.Group]], metric: str, arm_filter=None) -> bool:
+    """Draw one panel of ``metric`` for every arm in ``found``; return whether it is logarithmic.
+
+    Over several seeds: the mean and one s.d. either side on a linear axis; on a log axis (errors
+    spanning decades, where mean - s.d. may be negative) the geometric mean and one geometric s.d.
+    either side, i.e. the same statistics of log(error).
+    """
     y_label, scale, y_scale = PANELS[metric]
-    lines = 0
     x_label = "examples seen"
     looks = style.arm_styles(found)
-    for arm, groups in found.items():
-        if arm_filter is not None and not arm_filter(arm):
-            continue
-        s = metrics.series(groups, metric)
-        if s.values.shape[1] == 0:
-            continue
+    chosen = {arm: metrics.series(groups, metric) for arm, groups in found.items()
+              if arm_filter is None or arm_filter(arm)}
+    chosen = {arm: s for arm, s in chosen.items() if s.values.shape[1] > 0}
+    log = y_scale == "log" and spans_decades(list(chosen.values()))
+    for arm, s in chosen.items():
         x_label = s.x_label
-        mean, std = s.mean() * scale, s.std() * scale
+        if log:
+            logs = np.log(s.values)
+            centre = np.exp(np.nanmean(logs, axis=0)) * scale
+            spread = np.exp(np.nanstd(logs, axis=0, ddof=1)) if s.n_seeds > 1 else np.ones_like(centre)
+            low, high = centre / spread, centre * spread
+        else:
+            centre, sd = s.mean() * scale, s.std() * scale
+            low, high = centre - sd, centre + sd
         c, dash = looks[arm]
         name = style.label(arm) if arm else "run"
         if s.n_seeds > 1:
             name += f" (n={s.n_seeds})"
-            ax.fill_between(s.x, mean - std, mean + std, color=c, alpha=0.2, linewidth=0)
-        ax.plot(s.x, mean, color=c, linestyle=dash, label=name, marker="o" if len(s.x) < 12 else None,
+            ax.fill_between(s.x, low, high, color=c, alpha=0.2, linewidth=0)
+        ax.plot(s.x, centre, color=c, linestyle=dash, label=name, marker="o" if len(s.x) < 12 else None,
                 markersize=3)
-        lines += 1
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
-    if y_scale == "log":
-        style.error_scale(ax)
+    if log:
+        ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
     ax.set_xlim(left=0)
-    return lines
+    return log
 
 
 @style.styled
@@ -79,10 +96,16 @@ def draw(run_path: str, out_dir: str, stem: str = "learning_curves") -> list[str
         multi_seed = any(len(g) > 1 for arms in found.values() for g in arms.values())
         fig = style.figure(WIDTH * len(found), HEIGHT)
         axes = fig.subplots(1, len(found), squeeze=False)[0]
+        logs = []
         for ax, (metric, arms) in zip(axes, found.items()):
-            draw_curves(ax, arms, metric)
+            logs.append(draw_curves(ax, arms, metric))
             ax.legend(loc="best")
-        if title or multi_seed:
-            style.title(fig, str(title), "mean \u00b1 1 s.d. over seeds" if multi_seed else "")
+        note = ""
+        if multi_seed:
+            note = ("geometric mean \u00d7/\u00f7 1 geometric s.d. over seeds" if all(logs) else
+                    "mean \u00b1 1 s.d. over seeds" if not any(logs) else
+                    "over seeds: mean \u00b1 1 s.d. (linear axes), geometric on log axes")
+        if title or note:
+            style.title(fig, str(title), note)
         return style.save(fig, out_dir, stem)
 
