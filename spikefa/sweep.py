@@ -9,7 +9,9 @@ atomically whenever a task changes state, and a summary of the metrics across ta
 
 Resuming: a task is skipped when its run file exists, finished, and holds the parameters the task
 would run with now; everything else (pending, running when the sweep was stopped, failed) runs
-again. A worker that dies mid-task has its task rescheduled elsewhere by the scheduler (up to
+again. An interrupted run that left a checkpoint (``runs/<task>.ckpt.h5``, written by experiments
+that checkpoint) goes on from it into ``runs/<task>.r1.h5`` (then ``.r2`` ...), keeping the
+interrupted file it continues; the index's ``out`` names the latest. A worker that dies mid-task has its task rescheduled elsewhere by the scheduler (up to
 ``distributed.scheduler.allowed-failures`` times); an exception inside a task is caught on the
 worker and reported as that task's error, so it never stops the others.
 
@@ -100,7 +102,8 @@ class Task:
     id: str
     seed: int
     settings: dict                      # --set key -> value text, for every key of the grid
-    out: str                            # run file, relative to the sweep folder
+    out: str                            # run file, relative to the sweep folder (the latest attempt's)
+    log: str = ""                       # the task's log, relative to the sweep folder
     status: str = "pending"
     error: str = ""
     attempts: int = 0
@@ -115,11 +118,9 @@ class Task:
         return [f"{k}={v}" for k, v in self.settings.items()]
 
     def record(self) -> dict:
-        keys = ("id", "seed", "settings", "out", "status", "error", "attempts", "worker", "wall_s",
+        keys = ("id", "seed", "settings", "out", "log", "status", "error", "attempts", "worker", "wall_s",
                 "started", "ended", "summary")
-        rec = {k: getattr(self, k) for k in keys}
-        rec["log"] = task_log_path(self.out)
-        return rec
+        return {k: getattr(self, k) for k in keys}
 
 
 @dataclass
@@ -192,7 +193,7 @@ def plan_sweep(model_path: str, *, seeds: int | Iterable[int] = 1, first_seed: i
                 fname += "_"
             used_names.add(fname)
             tasks.append(Task(id=task_id, seed=seed, settings=settings, out=os.path.join("runs", fname + ".h5"),
-                              params=model.params))
+                              log=os.path.join("runs", fname + ".log"), params=model.params))
     stem = os.path.splitext(os.path.basename(model_path))[0]
     return SweepPlan(model=model_path, out_dir=out_dir, quick=quick, seeds=seed_list, grid=grid, tasks=tasks,
                      experiment=base.experiment, title=base.title, name=name or stem, priority=priority,
@@ -318,9 +319,12 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
     done = 0
     expected_params = {}
     for task in plan.tasks:
+        old = previous.get(task.id, {})
+        latest = old.get("out")
+        if isinstance(latest, str) and latest != task.out and os.path.isfile(os.path.join(plan.out_dir, latest)):
+            task.out = latest           # the task resumed from a checkpoint into a new file
         status, params, rows = _run_file_state(plan.run_path(task))
         expected = expected_params.setdefault(task.id, jsonable(task.params))
-        old = previous.get(task.id, {})
         if status == "finished" and params == expected:
             task.status = "finished"
             task.summary = old.get("summary") or rows
@@ -477,7 +481,8 @@ def run_task(spec: dict) -> dict:
     limit_threads(int(spec["threads_by_host"].get(host, spec["threads"])))
     t0 = time.perf_counter()
     result = {"id": spec["id"], "sweep": spec["sweep"], "worker": worker_address}
-    log_path = task_log_path(spec["out"])
+    resume = None
+    log_path = spec["log"]
     try:
         log = open(log_path, "a", buffering=1)
     except OSError as exc:
@@ -492,19 +497,37 @@ def run_task(spec: dict) -> dict:
         try:
             # After Ctrl-C on a shared cluster the cancelled run may still be writing this file:
             # wait for it, and take its result when it finished with this task's parameters.
-            wait_for_other_writer(spec["out"])
-            status, params, rows = _run_file_state(spec["out"])
-            if status == "finished" and params == spec["params"]:
-                print("finished by an earlier attempt with the same parameters; result reused")
-                result.update(status="finished", summary=rows, wall_s=time.perf_counter() - t0)
-                return result
-            from .runner import run_file
-            _, rows = run_file(spec["model"], spec["out"], quick=spec["quick"], seed=spec["seed"],
+            from .runner import RunContext, run_file
+
+            out, resume = spec["out"], None
+            attempts = attempt_paths(out)
+            states = {}
+            for path in reversed(attempts):           # latest attempt first
+                wait_for_other_writer(path)
+                states[path] = _run_file_state(path)
+                status, params, rows = states[path]
+                if status == "finished" and params == spec["params"]:
+                    print(f"{path} finished earlier with the same parameters; result reused")
+                    result.update(status="finished", summary=rows, out=path, wall_s=time.perf_counter() - t0)
+                    return result
+            for path in reversed(attempts):
+                status, params, _ = states[path]
+                ckpt = RunContext(model=None, out_path=path).checkpoint_path()
+                if status != "missing" and params == spec["params"] and os.path.isfile(ckpt):
+                    # an interrupted run with a checkpoint: go on from it into a new file (the
+                    # resumed run reads the interrupted one, so that file is kept)
+                    resume, out = ckpt, next_attempt_path(attempts[-1])
+                    print(f"resuming from {ckpt} into {out}")
+                    break
+            result["out"] = out
+            _, rows = run_file(spec["model"], out, quick=spec["quick"], seed=spec["seed"], resume=resume,
                                overrides=spec["overrides"], show_progress=False, echo=False)
             result.update(status="finished", summary=jsonable(rows))
         except SpikefaError as exc:
             print(f"failed: {exc}")
-            result.update(status="failed", error=str(exc))
+            hint = (f" (resuming from {os.path.basename(resume)}; delete it to start this task afresh)"
+                    if resume else "")
+            result.update(status="failed", error=f"{exc}{hint}")
         except Exception as exc:  # a bug in an experiment must not stop the sweep: report it with its place
             traceback.print_exc()
             tb = traceback.extract_tb(exc.__traceback__)
@@ -516,8 +539,32 @@ def run_task(spec: dict) -> dict:
     return result
 
 
-def task_log_path(run_path: str) -> str:
-    return os.path.splitext(run_path)[0] + ".log"
+_ATTEMPT = re.compile(r"(.*)\.r(\d+)")
+
+
+def _attempt_base(run_path: str) -> tuple[str, int]:
+    stem = os.path.splitext(run_path)[0]
+    m = _ATTEMPT.fullmatch(stem)
+    return (m.group(1), int(m.group(2))) if m else (stem, 0)
+
+
+def next_attempt_path(run_path: str) -> str:
+    """runs/x.h5 -> runs/x.r1.h5 -> runs/x.r2.h5: the file a resumed attempt writes."""
+    base, n = _attempt_base(run_path)
+    return f"{base}.r{n + 1}.h5"
+
+
+def attempt_paths(run_path: str) -> list[str]:
+    """The task's first run file and its resumed attempts that exist, oldest first."""
+    base, _ = _attempt_base(run_path)
+    folder = os.path.dirname(base) or "."
+    name = os.path.basename(base)
+    found = {0: base + ".h5"}
+    for entry in os.listdir(folder) if os.path.isdir(folder) else ():
+        m = _ATTEMPT.fullmatch(entry[:-3]) if entry.endswith(".h5") else None
+        if m and m.group(1) == name:
+            found[int(m.group(2))] = os.path.join(folder, entry)
+    return [found[k] for k in sorted(found)]
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -661,7 +708,8 @@ def _execute(todo, info: ClusterInfo, show_progress, on_event):
     futures = []
     for rank, (plan, task) in enumerate(todo):
         spec = {"id": task.id, "sweep": plan.name, "topic": topic, "model": plan.model, "out": plan.run_path(task),
-                "quick": plan.quick, "seed": task.seed, "overrides": task.overrides(), "params": jsonable(task.params),
+                "log": os.path.join(plan.out_dir, task.log), "quick": plan.quick, "seed": task.seed,
+                "overrides": task.overrides(), "params": jsonable(task.params),
                 "threads": info.threads_per_task, "threads_by_host": info.threads_by_host}
         key = f"spikefa-{run_id}-{_safe(plan.name)}-{_safe(task.id)}"
         # submission order is the priority: larger sweeps and earlier tasks first
@@ -713,6 +761,8 @@ def _execute(todo, info: ClusterInfo, show_progress, on_event):
                                   "(distributed.scheduler.allowed-failures reached; out of memory?)")
                     result = {"status": "failed", "error": f"{type(exc).__name__}: {reason}", "wall_s": None}
                 task.status = result["status"]
+                if result.get("out"):
+                    task.out = os.path.relpath(result["out"], plan.out_dir)
                 task.error = result.get("error", "")
                 task.summary = result.get("summary", [])
                 task.wall_s = result.get("wall_s")

@@ -198,3 +198,31 @@ def test_cli_on_an_existing_scheduler_exits_1_when_a_task_fails(cluster, tmp_pat
     text = capsys.readouterr()
     assert "1 finished, 1 failed of 2 tasks" in text.out and "failed train.eta.bp=1000,seed=0" in text.err
     assert sorted(os.listdir(out)) == ["runs", "summary.json", "summary.txt", "sweep.json"]
+
+
+def test_interrupted_run_resumes_from_its_checkpoint_into_a_new_file(cluster, tmp_path):
+    from spikefa.runner import DEFAULT_MODEL     # the spiking demo: synthetic digits, checkpoints at evaluations
+
+    sets = ["train.images=200", "train.eval_every=100", "data.synthetic_train=200", "data.synthetic_test=50"]
+    plan = plan_sweep(DEFAULT_MODEL, seeds=1, sets=sets, out_dir=str(tmp_path))
+    run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
+    first = tmp_path / plan.tasks[0].out
+    assert os.path.isfile(str(first)[:-3] + ".ckpt.h5")
+    with h5py.File(first, "a") as h5:          # as if stopped after its last checkpoint
+        h5.attrs["status"] = "interrupted"
+        curve = h5["metrics/fa/test_error"][()]
+
+    plan = plan_sweep(DEFAULT_MODEL, seeds=1, sets=sets, out_dir=str(tmp_path))
+    (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
+    task = plan.tasks[0]
+    assert outcome.skipped == 0 and task.status == "finished" and task.out.endswith(".r1.h5")
+    assert "resuming from" in (tmp_path / task.log).read_text()
+    params, status = _params(tmp_path / task.out)
+    assert status == "finished"
+    with h5py.File(tmp_path / task.out, "r") as h5:
+        assert list(h5["metrics/fa/test_error"][: len(curve)]) == list(curve)
+    assert load_index(os.path.join(tmp_path, "sweep.json"))["tasks"][0]["out"] == task.out
+
+    plan = plan_sweep(DEFAULT_MODEL, seeds=1, sets=sets, out_dir=str(tmp_path))
+    (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
+    assert outcome.skipped == 1 and plan.tasks[0].out == task.out
