@@ -177,8 +177,8 @@ def test_killed_worker_has_its_task_rerun_elsewhere(cluster, tmp_path):
             killed.append(task.id)
             os.kill(pids[task.worker], signal.SIGKILL)
 
-    # full size (2000 examples): long enough to be killed mid-run
-    plan = plan_sweep(MODEL, seeds=2, sets=[TWO_RULES], out_dir=str(tmp_path))
+    # 4000 examples (twice the full size): long enough to be killed mid-run
+    plan = plan_sweep(MODEL, seeds=2, sets=[TWO_RULES, "train.examples=4000"], out_dir=str(tmp_path))
     (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False,
                             on_event=kill_first_worker)
     assert plan.counts()["finished"] == 2
