@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Field
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 from ..rate import metrics
 from ..rate.network import ACTIVATIONS, RateNet
 from ..rate.rules import RULES
@@ -47,6 +47,13 @@ def seeded(*words: int) -> np.random.Generator:
 
 # purposes of the generators, so every draw has its own stream
 TASK, TEST, STREAM, WEIGHTS, FEEDBACK, NOISE = range(6)
+
+
+def refuse_resume(ctx, experiment: str) -> None:
+    """The short regression experiments keep no checkpoints: say so rather than ignore --resume."""
+    if getattr(ctx, "resume", None):
+        raise ConfigError(f"--resume: {experiment} keeps no checkpoints (it runs in minutes); run it again "
+                          f"without --resume")
 
 
 def append_block(out, name: str, values, attrs: dict | None = None) -> None:

@@ -39,6 +39,7 @@ SCHEMA = {
 
 
 def run(params, out, ctx):
+    _rate.refuse_resume(ctx, "fig2_linear")
     net_p, task_p, train_p = params["network"], params["task"], params["train"]
     seed = params["seed"]
     sizes = net_p["sizes"]

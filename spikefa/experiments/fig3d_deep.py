@@ -53,6 +53,7 @@ SCHEMA = {
 
 
 def run(params, out, ctx):
+    _rate.refuse_resume(ctx, "fig3d_deep")
     net_p, task_p, train_p = params["network"], params["task"], params["train"]
     seed, runs, arms = params["seed"], params["runs"], params["arms"]
     task = DeepTeacher(task_p["teacher_sizes"], seeded(seed, TASK), task_p["teacher_scale"])

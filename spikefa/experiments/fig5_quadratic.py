@@ -54,6 +54,7 @@ def _net(params, rule):
 
 
 def run(params, out, ctx):
+    _rate.refuse_resume(ctx, "fig5_quadratic")
     task_p, train_p, phase_p = params["task"], params["train"], params["phases"]
     seed = params["seed"]
     sizes = params["network"]["sizes"]
