@@ -136,16 +136,23 @@ class RunFile:
     def append(self, name: str, value, attrs: dict | None = None) -> None:
         """Append one sample (scalar or array) to /metrics/NAME, creating it on first use."""
         value = np.array(value)      # a copy: a deferred append must not see later changes
+        self.extend(name, value[None], attrs)
+
+    def extend(self, name: str, values, attrs: dict | None = None) -> None:
+        """Append a block of samples (first axis = sample) to /metrics/NAME in one write."""
+        values = np.array(values)
         path = "metrics/" + name
+        if values.ndim == 0:
+            raise ValueError("extend takes a block of samples; use append for one sample")
 
         def do(h5):
             if path not in h5:
-                dtype = np.float64 if value.dtype.kind == "f" else value.dtype
-                self._create_metric(h5, path, value.shape, dtype, attrs)
+                dtype = np.float64 if values.dtype.kind == "f" else values.dtype
+                self._create_metric(h5, path, values.shape[1:], dtype, attrs)
             ds = h5[path]
             n = ds.shape[0]
-            ds.resize(n + 1, axis=0)
-            ds[n] = value
+            ds.resize(n + values.shape[0], axis=0)
+            ds[n:] = values
         if self.swmr and path in self.h5:
             self._guard(lambda: do(self.h5), path)
         else:

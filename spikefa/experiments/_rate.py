@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Field
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError
 from ..rate import metrics
 from ..rate.network import ACTIVATIONS, RateNet
 from ..rate.rules import RULES
@@ -57,33 +57,8 @@ def refuse_resume(ctx, experiment: str) -> None:
 
 
 def append_block(out, name: str, values, attrs: dict | None = None) -> None:
-    """Append many scalar samples to /metrics/NAME at once (RunFile.append takes one a call).
-
-    Uses RunFile.extend where the run file has it; otherwise grows the dataset the way
-    RunFile.append lays it out (float64, resizable first axis), creating it through append.
-    """
-    values = np.asarray(values, np.float64).ravel()
-    if hasattr(out, "extend"):
-        out.extend(name, values, attrs)
-        return
-    path = "metrics/" + name
-    if values.size == 0:
-        return
-    if path not in out.h5:
-        out.append(name, values[0], attrs)
-        values = values[1:]
-        if path not in out.h5:            # creation deferred (SWMR): keep to one sample a call
-            for v in values:
-                out.append(name, v, attrs)
-            return
-    try:
-        ds = out.h5[path]
-        n = ds.shape[0]
-        ds.resize(n + values.size, axis=0)
-        ds[n:] = values
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{out.path}: writing {path} failed ({exc}); free disk space or choose another "
-                          f"--out (everything written before is kept)") from None
+    """Append many scalar samples to /metrics/NAME at once."""
+    out.extend(name, np.asarray(values, np.float64).ravel(), attrs)
 
 
 @dataclass
