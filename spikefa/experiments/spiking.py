@@ -151,6 +151,9 @@ def run(params: dict, out, ctx) -> list[dict]:
     else:
         net = SpikingNetwork(p)
     recording = None
+    metric_names = ("examples_seen", "test_error", "train_error", "images_per_s")
+    for name in metric_names:   # before recorders start SWMR, so evaluations reach the file live
+        out.declare_metric(f"{arm}/{name}")
     if build_recorders is not None and params["record"].get("recorders"):
         continues = None
         if ctx.resume and ctx.resume.endswith(".ckpt.h5"):   # the run file that wrote the checkpoint
@@ -188,7 +191,7 @@ def run(params: dict, out, ctx) -> list[dict]:
                 elapsed = time.perf_counter() - started
                 rate = (net.images_seen - images_at_start) / max(elapsed, 1e-9)
                 row = (net.images_seen, err, last_train_error, rate)
-                for name, value in zip(("examples_seen", "test_error", "train_error", "images_per_s"), row):
+                for name, value in zip(metric_names, row):
                     out.append(f"{arm}/{name}", value)
                 out.flush()
                 ctx.log(f"{net.images_seen} images: test error {err:.4f}, training error "
@@ -199,6 +202,8 @@ def run(params: dict, out, ctx) -> list[dict]:
                     # resumed run continues (a run never stopped would not have made it)
                     history.append(row)
                     window_errors = window_images = 0
+            if recording is not None:
+                recording.flush()   # a checkpoint must not be ahead of the recordings it continues
             save_checkpoint(net, ckpt_path, extra={"history": history, "arm": arm, "window_errors": window_errors,
                                                    "window_images": window_images})
     finally:
