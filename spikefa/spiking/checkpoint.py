@@ -13,7 +13,6 @@ import json
 import os
 
 import h5py
-import numpy as np
 
 from ..errors import DataError, OutputError
 from .network import SpikingNetwork
