@@ -26,21 +26,13 @@ COMMANDS = {
 }
 
 
-def _available():
-    out = {}
-    for name, (mod, help_) in COMMANDS.items():
-        if importlib.util.find_spec(mod) is not None:
-            out[name] = (mod, help_)
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spikefa",
         description="Spiking and rate networks that learn by feedback alignment (Lillicrap et al. 2016).")
     parser.add_argument("--version", action="version", version=f"spikefa {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (mod, help_) in _available().items():
+    for name, (mod, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         module = importlib.import_module(mod)
         module.add_arguments(p)
