@@ -77,6 +77,10 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
     except KeyboardInterrupt:
         out.set_status("interrupted", "stopped by Ctrl-C")
         out.close()
+        resume = ""
+        if os.path.exists(ctx.checkpoint_path()):
+            resume = f"; continue with --resume {ctx.checkpoint_path()} --out NEW.h5"
+        ctx.log(f"interrupted: results so far kept in {out_path}{resume}")
         raise
     except SpikefaError as exc:
         out.set_status("failed", str(exc))
