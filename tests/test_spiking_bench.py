@@ -17,7 +17,12 @@ def test_dense_step_of_figure4_moves_about_110_MB():
 
 
 def test_quick_bench_prints_the_ratios(capsys):
-    args = argparse.Namespace(quick=True, backends="cpu", streams=2, repeat=2)
+    args = argparse.Namespace(quick=True, backends="cpu", streams=8, repeat=2)
     assert bench.main(args) == 0
     out = capsys.readouterr().out
-    assert "copy bandwidth" in out and "cpu / floor" in out and "S=2 over S=1" in out
+    assert "copy bandwidth" in out and "cpu / floor" in out and "S=8 over S=1" in out
+    assert "gemm/" in out and "rows/" in out      # eight streams on this network take the gemm kernel
+
+
+def test_gemm_floor_times_the_products_alone():
+    assert 0 < bench.gemm_floor_seconds(bench.QUICK, 8, repeat=2) < 1

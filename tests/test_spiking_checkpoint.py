@@ -30,10 +30,10 @@ def assert_same(a: SpikingNetwork, b: SpikingNetwork):
             assert np.array_equal(x, y)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "cpu"])
-def test_resume_equals_uninterrupted(tmp_path, backend):
+@pytest.mark.parametrize("backend, kernel", [("numpy", "auto"), ("cpu", "spike-rows"), ("cpu", "gemm")])
+def test_resume_equals_uninterrupted(tmp_path, backend, kernel):
     X, y = data()
-    p = PARAMS.replace(backend=backend)
+    p = PARAMS.replace(backend=backend, cpu_kernel=kernel)
     straight = SpikingNetwork(p)
     straight.train(X, y, 50)                 # crosses an epoch boundary: the data order must resume too
     stopped = SpikingNetwork(p)

@@ -12,6 +12,10 @@ large array copied: bytes read + bytes written, per second). A step must move, i
   plasticity  the same rows of WT as the forward pass, read and written            2 k_{l-1} n_l
   state       V, P, U, phi_d(U), D, b and spikes of every layer                          ~10 n_l
 with k_{l-1} the mean number of presynaptic units that spiked, counted in this run.
+
+With many streams the cpu backend's gemm kernel is bound by arithmetic, not memory; its floor is
+the time of its BLAS products alone (forward, feedback and plasticity of every layer, the same
+shapes and layouts), timed here, so the ratio shows what the rest of the step costs.
 """
 
 from __future__ import annotations
@@ -83,12 +87,58 @@ def step_floor_bytes(sizes, active, feedback: str = "fa") -> float:
     return total
 
 
+def gemm_floor_seconds(sizes, streams: int, repeat: int = 5) -> float:
+    """Seconds of the BLAS products of one learning step of the gemm kernel (feedback fa), alone."""
+    from ..spiking.gemm import _forward_product, _gemm, _plasticity_product
+
+    rng = np.random.default_rng(0)
+    L = len(sizes) - 1
+    WT = [np.asfortranarray(rng.uniform(-0.05, 0.05, (sizes[h], sizes[h + 1])).astype(np.float32))
+          for h in range(L)]
+    B = [rng.uniform(-0.1, 0.1, (sizes[h + 1], sizes[h + 2])).astype(np.float32) for h in range(L - 1)]
+    s = [(rng.random((streams, n)) < 0.5).astype(np.float32) for n in sizes]
+    sT = [np.ascontiguousarray(a.T) for a in s]
+    out = [np.zeros((n, streams), dtype=np.float32) for n in sizes[1:]]
+    D = [np.zeros((streams, n), dtype=np.float32) for n in sizes[1:]]
+
+    def products():
+        for h in range(L):
+            _forward_product(WT[h], sT[h], out[h])
+        for h in range(L - 2, -1, -1):
+            _gemm(1.0, sT[h + 2].T, B[h].T, out[h].T)
+        for h in range(L):
+            _plasticity_product(1e-3, D[h], s[h], sT[h], WT[h])
+
+    products()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        products()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _first_call_kind(backend_name: str, streams: int, net) -> str:
     if backend_name != "cpu":
         return "jit" if backend_name == "cuda" else "-"
-    kernels = net.backend.kernels
-    kernel = kernels.run_steps_serial if net.backend.threads_for(streams) == 1 else kernels.run_steps_parallel
+    if net.backend.kernel_for(streams) == "gemm":
+        from ..spiking import gemm
+
+        kernel = gemm._sample_t
+    else:
+        kernels = net.backend.kernels
+        kernel = kernels.run_steps_serial if net.backend.threads_for(streams) == 1 else kernels.run_steps_parallel
     return "cache" if sum(kernel.stats.cache_hits.values()) else "compiled"
+
+
+def _threads(backend: str, streams: int, net) -> str | int | None:
+    """Threads of the cpu backend: Numba's for spike-rows, OpenBLAS's (all cores unless
+    OPENBLAS_NUM_THREADS says otherwise) for gemm."""
+    if backend != "cpu":
+        return None
+    if net.backend.kernel_for(streams) == "gemm":
+        return f"gemm/{os.environ.get('OPENBLAS_NUM_THREADS', 'blas')}"
+    return f"rows/{net.backend.threads_for(streams)}"
 
 
 def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_per_class: int) -> dict:
@@ -109,7 +159,7 @@ def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_p
     ms = 1e3 * elapsed / steps
     return {"net": net, "ms_per_step": ms, "first_call_s": first, "compile_s": max(0.0, first - N * ms / 1e3),
             "first_kind": kind, "image_steps_per_s": streams * steps / elapsed,
-            "threads": net.backend.threads_for(streams) if backend == "cpu" else None}
+            "threads": _threads(backend, streams, net)}
 
 
 def available_backends() -> list[str]:
@@ -147,19 +197,23 @@ def main(args) -> int:
         r["net"].train(X, y, 4)
         floor_ms = 1e3 * step_floor_bytes(sizes, counter.mean) / bandwidth
         results[backend] = r
-        rows.append({"backend": backend, "streams": 1, "threads": r["threads"] or "-",
+        rows.append({"backend": backend, "streams": 1, "kernel/threads": r["threads"] or "-",
                      "ms/step": r["ms_per_step"], "floor ms": floor_ms, "ratio": r["ms_per_step"] / floor_ms,
                      "first call s": r["first_call_s"], "compile s": r["compile_s"], "first call": r["first_kind"],
                      "image-steps/s": r["image_steps_per_s"]})
         if backend in ("cpu", "cuda"):
             m = measure(backend, sizes, X, y, streams=many, images=many * (1 if quick else 2), units_per_class=upc)
             results[f"{backend}_S"] = m
-            rows.append({"backend": backend, "streams": many, "threads": m["threads"] or "-",
-                         "ms/step": m["ms_per_step"], "floor ms": "", "ratio": "",
+            floor_S, ratio_S = "", ""
+            if backend == "cpu" and m["net"].backend.kernel_for(many) == "gemm":
+                floor_S = 1e3 * gemm_floor_seconds(sizes, many)
+                ratio_S = m["ms_per_step"] / floor_S
+            rows.append({"backend": backend, "streams": many, "kernel/threads": m["threads"] or "-",
+                         "ms/step": m["ms_per_step"], "floor ms": floor_S, "ratio": ratio_S,
                          "first call s": m["first_call_s"], "compile s": m["compile_s"],
                          "first call": m["first_kind"], "image-steps/s": m["image_steps_per_s"]})
-    print(format_table(rows, "per time step (one stream unless noted); floor = bytes the step must move / "
-                             "copy bandwidth"))
+    print(format_table(rows, "per time step; floor = bytes the step must move / copy bandwidth (one stream), "
+                             "or its BLAS products alone (gemm)"))
     checks = []
     if "cpu" in results:
         cpu_row = next(r for r in rows if r["backend"] == "cpu" and r["streams"] == 1)

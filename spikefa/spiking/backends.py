@@ -48,6 +48,11 @@ class NumpyBackend:
         return None
 
 
+# below these, skipping the rows of silent presynaptic units (cpu.py) beats dense BLAS products
+GEMM_MIN_STREAMS = 8
+GEMM_MIN_WEIGHTS = 100_000
+
+
 class CpuBackend(NumpyBackend):
     """Numba-compiled kernels (cpu.py) on the host arrays."""
 
@@ -67,6 +72,25 @@ class CpuBackend(NumpyBackend):
         self.options = dict(seed=int(p.seed), rate=p.mode == "rate", tau=F32(p.tau), eta=F32(p.eta),
                             gamma=F32(p.gamma), phi_kind=cpu.PHI_CODES[p.phi],
                             fb_kind=cpu.FEEDBACK_CODES[p.feedback], g=int(p.units_per_class))
+        self._gemm = None
+        if self.kernel_for(p.streams) == "gemm":
+            # training runs the gemm kernel: store WT Fortran-ordered (W row-major), the layout its
+            # BLAS products run fastest on (gemm.py). Only spike-rows needs C order, and it is not used.
+            for h in range(L):
+                w.WT[h] = np.asfortranarray(w.WT[h])
+                if w.maskT[h] is not None:
+                    w.maskT[h] = np.asfortranarray(w.maskT[h])
+
+    def kernel_for(self, streams: int) -> str:
+        """"gemm" or "spike-rows": params.cpu_kernel, or automatically gemm where the products have
+        enough arithmetic for BLAS to beat skipping silent rows (many streams, large layers), and
+        always gemm once the weights are stored for it."""
+        if self.params.cpu_kernel != "auto":
+            return self.params.cpu_kernel
+        if self.weights.WT[0].flags.f_contiguous and not self.weights.WT[0].flags.c_contiguous:
+            return "gemm"
+        largest = max(WT.size for WT in self.weights.WT)
+        return "gemm" if streams >= GEMM_MIN_STREAMS and largest >= GEMM_MIN_WEIGHTS else "spike-rows"
 
     def threads_for(self, streams: int) -> int:
         """params.threads, or automatically: every core only when a kernel call has milliseconds of
@@ -83,6 +107,13 @@ class CpuBackend(NumpyBackend):
         import numba
 
         o, w = self.options, self.weights
+        if self.kernel_for(state.streams) == "gemm":
+            if self._gemm is None:
+                from .gemm import GemmStep
+
+                self._gemm = GemmStep(self.params, w, self.B, o["fb_kind"])
+            self._gemm.run(state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, o)
+            return
         threads = self.threads_for(state.streams)
         if threads == 1:
             kernel = self.kernels.run_steps_serial
@@ -104,7 +135,9 @@ class CpuBackend(NumpyBackend):
         return None
 
     def weights_nonfinite(self):
-        h = self.kernels.first_nonfinite(tuple(self.weights.WT))
+        # row-major views, so that the scan runs along memory (the gemm kernel stores WT column-major)
+        WT = self.weights.WT
+        h = self.kernels.first_nonfinite(tuple(a.T for a in WT) if not WT[0].flags.c_contiguous else tuple(WT))
         if h >= 0:
             return h + 1
         for h, b in enumerate(self.weights.b):

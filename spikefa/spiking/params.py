@@ -17,6 +17,7 @@ MODES = ("spiking", "rate")
 FEEDBACK = ("fa", "bp", "direct", "none")
 BACKENDS = ("numpy", "cpu", "cuda")
 PHI = ("tanh", "linear")
+CPU_KERNELS = ("auto", "spike-rows", "gemm")
 
 NETWORK_SCHEMA = {
     "sizes": Field([784, 1500, 1500, 1500, 1000], "list[int]",
@@ -44,6 +45,9 @@ NETWORK_SCHEMA = {
     "threads": Field(0, "int", "cpu backend threads; 0: automatic (every core only for several streams on "
                      "a large network, where a kernel call has milliseconds of work)", min=0),
     "backend": Field("cpu", "str", "numpy (reference), cpu (Numba), cuda (Numba CUDA)", choices=BACKENDS),
+    "cpu_kernel": Field("auto", "str", "cpu backend step: spike-rows (adds only the weight rows of units that "
+                        "spiked; best for few streams), gemm (BLAS matrix products over all streams; best for "
+                        "many), auto (gemm from 8 streams when a layer has 100k weights or more)", choices=CPU_KERNELS),
 }
 
 
@@ -70,6 +74,7 @@ class SpikingParams:
     test_streams: int = 64
     backend: str = "cpu"
     threads: int = 0
+    cpu_kernel: str = "auto"
     steps_train: int = 5
     steps_test: int = 5
     seed: int = 0
@@ -108,7 +113,8 @@ class SpikingParams:
             bad("gamma", self.gamma, "0 <= gamma < 1")
         if not 0 <= self.sparse < 1:
             bad("sparse", self.sparse, "0 <= sparse < 1")
-        for key, allowed in (("mode", MODES), ("feedback", FEEDBACK), ("backend", BACKENDS), ("phi", PHI)):
+        for key, allowed in (("mode", MODES), ("feedback", FEEDBACK), ("backend", BACKENDS), ("phi", PHI),
+                              ("cpu_kernel", CPU_KERNELS)):
             if getattr(self, key) not in allowed:
                 bad(key, getattr(self, key), "one of " + ", ".join(allowed))
         if self.threads < 0:

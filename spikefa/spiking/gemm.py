@@ -1,0 +1,215 @@
+"""The cpu backend's step for many streams: the three weight products as BLAS matrix products.
+
+With one stream a step is bound by memory: every weight it touches is used once, so cpu.py skips
+the rows of presynaptic units that did not spike. With S streams the same weights serve S
+images, and the step becomes arithmetic: S x (forward + feedback + plasticity) multiply-adds.
+Here each of the three is one single-precision GEMM over all streams (scipy's BLAS, multi-threaded
+and register-blocked), which reads each weight once per step instead of once per stream:
+  forward     A_h = s_h W_h^T                          (S x n_in) (n_in x n_out)
+  feedback    F_h = phi(U_src) B_h^T  (or W_{h+1})     (S x n_src) (n_src x n_h)
+  plasticity  W_h <- W_h + eta/scale_h D_h^T s_h       rank-S update, accumulated in place (beta = 1)
+Spikes are binary but, over 32 streams, almost every presynaptic unit spiked in some stream, so
+skipping rows no longer pays; a dense product at BLAS speed does.
+
+Everything between the products (sampling, integration, error and feedback neurons, the bias and
+plasticity factor, votes) is cpu.py's arithmetic in small serial Numba kernels, except exp and tanh:
+numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these (S, n) arrays. The products read
+the spikes and phi(U) streams-last, so those kernels write a transposed copy beside the state.
+Random draws are the same counter-based ones: spikes equal those of the numpy reference and of
+cpu.py's kernels as long as the float32 sums agree (they are summed in another order).
+Lazy decay (scale), the sparse mask and the step order are those of cpu.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from scipy.linalg import blas
+
+from .cpu import _bias_and_factor, _key, hash_uniform
+
+F32 = np.float32
+
+
+@njit(cache=True)
+def _draw_input_t(X, rows, s0, s0T, seed, t, purpose, rate):
+    cap = np.float32(0.95)
+    for k in range(s0.shape[0]):
+        key = _key(0, k, purpose)
+        x = X[rows[k]]
+        for j in range(s0.shape[1]):
+            p = min(x[j], cap)
+            if not rate:
+                u = hash_uniform(seed, t, key, np.uint64(j))
+                p = np.float32(1.0) if u < p else np.float32(0.0)
+            s0[k, j] = p
+            s0T[j, k] = p
+
+
+@njit(cache=True)
+def _integrate_t(AT, scale, b, V, negV, tau):
+    """V <- V + tau (scale A + b - V), and -V (for the exponential); A arrives streams-last (n_out, S)."""
+    for k in range(V.shape[0]):
+        for i in range(V.shape[1]):
+            v = V[k, i] + tau * (AT[i, k] * scale + b[i] - V[k, i])
+            V[k, i] = v
+            negV[k, i] = -v
+
+
+@njit(cache=True)
+def _sample_t(P, s_out, s_outT, seed, t, layer, purpose, rate):
+    """P holds exp(-V) on entry and sigma(V) on exit; spikes into s_out and its transpose."""
+    for k in range(P.shape[0]):
+        key = _key(layer, k, purpose)
+        for i in range(P.shape[1]):
+            p = np.float32(1.0) / (np.float32(1.0) + P[k, i])
+            P[k, i] = p
+            if not rate:
+                u = hash_uniform(seed, t, key, np.uint64(i))
+                p = np.float32(1.0) if u < p else np.float32(0.0)
+            s_out[k, i] = p
+            s_outT[i, k] = p
+
+
+@njit(cache=True)
+def _feedback_t(FT, factor, U, tau):
+    for k in range(U.shape[0]):
+        for j in range(U.shape[1]):
+            U[k, j] += tau * (factor * FT[j, k] - U[k, j])
+
+
+@njit(cache=True)
+def _error_t(labels, g, P, U, tau):
+    for k in range(P.shape[0]):
+        lo = labels[k] * g
+        for i in range(P.shape[1]):
+            y = np.float32(1.0) if lo <= i < lo + g else np.float32(0.0)
+            U[k, i] += tau * (y - P[k, i] - U[k, i])
+
+
+@njit(cache=True)
+def _transpose_into(a, aT):
+    for k in range(a.shape[0]):
+        for i in range(a.shape[1]):
+            aT[i, k] = a[k, i]
+
+
+@njit(cache=True)
+def _count_votes(out, counts, g):
+    n_classes = counts.shape[1]
+    for k in range(out.shape[0]):
+        for c in range(n_classes):
+            total = np.float32(0.0)
+            for i in range(c * g, (c + 1) * g):
+                total += out[k, i]
+            counts[k, c] += total
+
+
+def _modulation(U, Mod, ModT, phi_kind):
+    """Mod = phi_d(U) (tanh by numpy's vectorised ufunc), and its streams-last copy."""
+    if phi_kind == 0:
+        np.tanh(U, out=Mod)
+    else:
+        Mod[...] = U
+    _transpose_into(Mod, ModT)
+
+
+class Scratch:
+    """Streams-last copies for the products, allocated once per number of streams."""
+
+    def __init__(self, sizes, streams: int):
+        def zeros(n):
+            return np.zeros((n, streams), dtype=F32)
+
+        self.sT = [zeros(n) for n in sizes]            # spikes, (n_l, S)
+        self.AT = [zeros(n) for n in sizes[1:]]        # W s, then B phi(U): (n_out, S)
+        self.ModT = [zeros(n) for n in sizes[1:]]      # phi(U), (n_out, S)
+
+
+def _gemm(alpha, a, b, c, beta=0.0, trans_b=0):
+    """c <- alpha a b + beta c in place; every operand Fortran-ordered (a transposed C array)."""
+    out = blas.sgemm(alpha, a, b, beta=beta, c=c, trans_b=trans_b, overwrite_c=1)
+    if not np.may_share_memory(out, c):  # scipy copies an operand it cannot use in place
+        raise RuntimeError("sgemm did not write in place: an operand has the wrong layout")
+
+
+def _forward_product(WT, sT, AT):
+    """A (S, n_out) = s (S, n_in) WT (n_in, n_out), written as AT (n_out, S): AT.T is A in Fortran order.
+
+    BLAS is about twice as fast when WT is Fortran-ordered (no transposed operand): the cpu
+    backend stores it so when this kernel trains (backends.CpuBackend)."""
+    if WT.flags.f_contiguous:
+        _gemm(1.0, sT.T, WT, AT.T)
+    else:
+        _gemm(1.0, sT.T, WT.T, AT.T, trans_b=1)
+
+
+def _plasticity_product(coef, D, s, sT, WT):
+    """WT (n_in, n_out) += coef s^T D, summed over streams, accumulated in place (beta = 1)."""
+    if WT.flags.f_contiguous:
+        _gemm(coef, s.T, D.T, WT, beta=1.0, trans_b=1)
+    else:  # C-ordered WT is W (n_out, n_in) in Fortran order: W += coef D^T s
+        _gemm(coef, D.T, sT.T, WT.T, beta=1.0)
+
+
+class GemmStep:
+    """Runs blocks of steps for the cpu backend when streams are many (see the module docstring)."""
+
+    def __init__(self, params, weights, B, feedback_code: int):
+        self.params, self.weights, self.B, self.fb = params, weights, B, feedback_code
+        self.scratch = {}
+
+    def _scratch(self, streams: int) -> Scratch:
+        if streams not in self.scratch:
+            self.scratch[streams] = Scratch(self.params.sizes, streams)
+        return self.scratch[streams]
+
+    def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, o):
+        w, L = self.weights, len(self.weights.WT)
+        z = self._scratch(st.streams)
+        seed, rate, tau, phi_kind, g = np.uint64(o["seed"]), o["rate"], o["tau"], o["phi_kind"], o["g"]
+        eta, gamma = o["eta"], o["gamma"]
+        use_mask = any(m is not None for m in w.maskT)
+        for q in range(seq0, seq0 + n_steps):
+            i_img = q // steps_per_image
+            t = np.uint64(t0 + q - seq0)
+            _draw_input_t(X, order[i_img], st.s[0], z.sT[0], seed, t, purpose, rate)
+            for h in range(L):
+                _forward_product(w.WT[h], z.sT[h], z.AT[h])
+                # sigma(V) = 1 / (1 + exp(-V)), the exponential by numpy's vectorised ufunc
+                _integrate_t(z.AT[h], F32(w.scale[h]), w.b[h], st.V[h], st.P[h], tau)
+                np.exp(st.P[h], out=st.P[h])
+                _sample_t(st.P[h], st.s[h + 1], z.sT[h + 1], seed, t, h + 1, purpose, rate)
+            if learn:
+                self._feedback(st, z, L, tau, phi_kind, labels[i_img], g)
+            _count_votes(st.s[L], counts[i_img], g)
+            if learn:
+                for h in range(L):
+                    if not w.learns[h]:
+                        continue
+                    _bias_and_factor(w.b[h], st.Mod[h], st.P[h], st.D[h], eta, gamma)
+                    w.scale[h] *= 1.0 - np.float64(gamma)
+                    _plasticity_product(np.float64(eta) / w.scale[h], st.D[h], st.s[h], z.sT[h], w.WT[h])
+                    if use_mask and w.maskT[h] is not None:
+                        np.multiply(w.WT[h], w.maskT[h], out=w.WT[h])
+                    if w.scale[h] < 0.5:
+                        w.WT[h] *= F32(w.scale[h])
+                        w.scale[h] = 1.0
+
+    def _feedback(self, st, z, L, tau, phi_kind, labels, g):
+        w = self.weights
+        _error_t(labels, g, st.P[L - 1], st.U[L - 1], tau)
+        _modulation(st.U[L - 1], st.Mod[L - 1], z.ModT[L - 1], phi_kind)
+        if self.fb == 3:  # none: hidden layers get no feedback
+            return
+        for h in range(L - 2, -1, -1):
+            # F (S, n_h) = phi(U_src) (S, n_src) M (n_src, n_h); M = B_h^T, or W_{h+1} for bp
+            if self.fb == 1:
+                WT = w.WT[h + 1]  # M = W_{h+1} = WT^T
+                M, trans, factor, src = (WT, 1, F32(w.scale[h + 1]), h + 1) if WT.flags.f_contiguous else \
+                    (WT.T, 0, F32(w.scale[h + 1]), h + 1)
+            else:
+                M, trans, factor, src = self.B[h].T, 0, F32(1.0), (h + 1 if self.fb == 0 else L - 1)
+            _gemm(1.0, z.ModT[src].T, M, z.AT[h].T, trans_b=trans)
+            _feedback_t(z.AT[h], factor, st.U[h], tau)
+            _modulation(st.U[h], st.Mod[h], z.ModT[h], phi_kind)

@@ -1,0 +1,85 @@
+"""The cpu backend's gemm kernel (BLAS products over all streams) agrees with the numpy reference."""
+
+import numpy as np
+import pytest
+
+from spikefa.spiking import SpikingNetwork, SpikingParams
+from spikefa.spiking.backends import GEMM_MIN_STREAMS
+
+from test_spiking_backends import SMALL, data, run_traced
+
+
+def c_ordered(net):
+    """Store the weights row-major again: the layout the gemm kernel meets after spike-rows training."""
+    w = net.weights
+    for h in range(len(w.WT)):
+        w.WT[h] = np.ascontiguousarray(w.WT[h])
+        if w.maskT[h] is not None:
+            w.maskT[h] = np.ascontiguousarray(w.maskT[h])
+
+
+@pytest.mark.parametrize("kw", [
+    dict(feedback="fa", streams=8),
+    dict(feedback="bp", streams=9),
+    dict(feedback="direct", sparse=0.4, streams=8),
+    dict(feedback="none", phi="linear", streams=8),
+    dict(feedback="fa", mode="rate", streams=8),
+    dict(feedback="bp", streams=8, layout="C"),
+    dict(feedback="fa", sparse=0.3, streams=8, layout="C"),
+], ids=["fa", "bp-9streams", "direct-sparse", "shallow-linear", "rate", "bp-row-major", "fa-sparse-row-major"])
+def test_gemm_matches_numpy_step_by_step(kw):
+    kw = dict(kw)
+    layout = kw.pop("layout", "F")
+    ref, ref_trace = run_traced("numpy", **kw)
+    net = SpikingNetwork(SpikingParams(**{**SMALL, **kw, "backend": "cpu", "cpu_kernel": "gemm"}))
+    assert net.weights.WT[1].flags.f_contiguous and not net.weights.WT[1].flags.c_contiguous
+    if layout == "C":
+        c_ordered(net)
+    from test_spiking_backends import Trace
+
+    trace = Trace()
+    net.add_observer(trace)
+    X, y = data()
+    net.train(X, y, 40)
+    assert net.backend.kernel_for(net.params.streams) == "gemm"
+    assert len(trace.rows) == len(ref_trace.rows) == -(-40 // kw["streams"]) * 5
+    for t, (a, b) in enumerate(zip(ref_trace.rows, trace.rows)):
+        for key in a:
+            if key[0] == "spikes" and kw.get("mode") != "rate":
+                assert np.array_equal(a[key], b[key]), f"spikes of layer {key[1]} differ at step {t + 1}"
+            else:
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=f"{key} at step {t + 1}")
+    for layer in range(1, ref.params.n_layers + 1):
+        np.testing.assert_allclose(ref.W[layer], net.W[layer], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ref.b[layer], net.b[layer], rtol=1e-4, atol=1e-6)
+        if kw.get("sparse"):
+            assert np.all(net.W[layer][~net.masks[layer]] == 0)
+    assert not np.allclose(net.W[3], SpikingNetwork(SpikingParams(**{**SMALL, **kw})).W[3])
+    X_test, y_test = data(n=24, seed=5)
+    assert np.array_equal(ref.predict(X_test), net.predict(X_test))
+
+
+def test_gemm_decay_is_lazy_and_exact():
+    """gamma = 1e-8 is below float32 resolution: the gemm kernel must still apply it (through scale)."""
+    net = SpikingNetwork(SpikingParams(**{**SMALL, "gamma": 1e-8, "eta": 0.0, "streams": 8, "cpu_kernel": "gemm"}))
+    before = [w.copy() for w in net.W[1:]]
+    X, y = data()
+    net.train(X, y, 80)                        # 50 learning steps
+    assert np.all(net.weights.scale < 1.0)     # pending, until net.W folds it in
+    for w0, w1 in zip(before, net.W[1:]):      # 5e-7 relative: a lost decay would fail rtol=1e-7
+        np.testing.assert_allclose(w1, w0 * (1 - 1e-8) ** 50, rtol=1e-7)
+
+
+def test_auto_picks_gemm_only_for_many_streams_on_large_layers():
+    small = SpikingNetwork(SpikingParams(**{**SMALL, "streams": 32}))
+    assert small.backend.kernel_for(32) == "spike-rows"
+    big = dict(sizes=(600, 500, 20), units_per_class=2)
+    one = SpikingNetwork(SpikingParams(**big))
+    assert one.backend.kernel_for(1) == "spike-rows"
+    assert one.backend.kernel_for(GEMM_MIN_STREAMS) == "gemm"      # testing with many streams
+    assert one.weights.WT[0].flags.c_contiguous
+    many = SpikingNetwork(SpikingParams(**big, streams=GEMM_MIN_STREAMS))
+    assert many.weights.WT[0].flags.f_contiguous and many.backend.kernel_for(1) == "gemm"
+    forced = SpikingNetwork(SpikingParams(**big, streams=GEMM_MIN_STREAMS, cpu_kernel="spike-rows"))
+    assert forced.backend.kernel_for(GEMM_MIN_STREAMS) == "spike-rows"
+    assert forced.weights.WT[0].flags.c_contiguous
