@@ -99,3 +99,11 @@ def test_resume_refuses_a_different_network(tmp_path):
     other = load_model(text=MODEL, overrides=["network.eta=0.5"])
     with pytest.raises(ConfigError, match="eta"):
         run_model(other, str(tmp_path / "b.h5"), show_progress=False, echo=False, resume=str(tmp_path / "a.ckpt.h5"))
+
+
+def test_streams_evaluate_at_every_boundary_they_step_past(tmp_path):
+    """With S = 3 streams images come 3 at a time, so 80, 160, 240 are passed, never hit exactly."""
+    model = load_model(text=MODEL, overrides=["network.streams=3", "train.images=240"])
+    path, _ = run_model(model, str(tmp_path / "s3.h5"), show_progress=False, echo=False)
+    with h5py.File(path) as h5:
+        assert list(h5["metrics/fa/examples_seen"][()]) == [81, 162, 240]

@@ -179,12 +179,14 @@ def run(params: dict, out, ctx) -> list[dict]:
 
     try:
         while net.images_seen < total:
-            boundaries = [total, (net.images_seen // t["eval_every"] + 1) * t["eval_every"]]
+            next_eval = (net.images_seen // t["eval_every"] + 1) * t["eval_every"]
+            boundaries = [total, next_eval]
             if t["checkpoint_every"]:
                 boundaries.append((net.images_seen // t["checkpoint_every"] + 1) * t["checkpoint_every"])
             stop = min(boundaries)
             net.train(X, y, stop - net.images_seen, callback=on_block)
-            scheduled = net.images_seen % t["eval_every"] == 0
+            # S streams take images S at a time, so images_seen may step past the boundary
+            scheduled = net.images_seen >= next_eval
             if scheduled or net.images_seen >= total:
                 err = net.test(Xt, yt)
                 last_train_error = window_errors / max(1, window_images)

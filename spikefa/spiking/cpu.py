@@ -18,6 +18,8 @@ What makes it fast:
   slab of postsynaptic units per thread, feedback and plasticity over presynaptic rows), chosen
   per call (backends.CpuBackend.threads_for). Only the feedback dot products may be reassociated.
 All kernels are compiled with cache=True so a second run loads them from Numba's cache.
+These are the "spike-rows" kernels. With many streams the step is bound by arithmetic instead of
+memory, and the backend runs gemm.py's BLAS products over all streams (backends.CpuBackend.kernel_for).
 """
 
 from __future__ import annotations

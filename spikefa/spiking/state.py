@@ -6,6 +6,9 @@ s[h+1]; s[0] is the input). Forward weights are stored transposed, ``WT[h]`` of 
 the forward pass and plasticity touch only the rows of units that spiked. The true weights are
 ``scale[h] * WT[h].T``: weight decay multiplies the float64 ``scale`` instead of every weight
 (see cpu.py); the numpy reference keeps ``scale`` as it finds it and decays ``WT`` itself.
+``WT[h]`` is C-ordered, except on the cpu backend when it trains with its gemm kernel (many
+streams): there it is Fortran-ordered, W row-major, the layout BLAS runs fastest on (gemm.py).
+Code that reads or sets the weights through ``net.W`` or ``WT[h][...]`` never sees the difference.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ F32 = np.float32
 
 @dataclass
 class Weights:
-    WT: list            # [h] (n_in, n_out) float32, C-contiguous
+    WT: list            # [h] (n_in, n_out) float32, C-ordered (Fortran-ordered for the gemm kernel)
     scale: np.ndarray   # (L,) float64: true W[h] = scale[h] * WT[h].T
     b: list             # [h] (n_out,) float32
     B: list             # [h] hidden h: (n_h, n_{h+1}) for fa, (n_h, n_L) for direct; None otherwise
