@@ -83,3 +83,28 @@ def test_auto_picks_gemm_only_for_many_streams_on_large_layers():
     forced = SpikingNetwork(SpikingParams(**big, streams=GEMM_MIN_STREAMS, cpu_kernel="spike-rows"))
     assert forced.backend.kernel_for(GEMM_MIN_STREAMS) == "spike-rows"
     assert forced.weights.WT[0].flags.c_contiguous
+
+
+def test_threads_caps_blas_for_the_gemm_kernel(monkeypatch):
+    from types import SimpleNamespace
+
+    from threadpoolctl import threadpool_info
+
+    from spikefa.spiking import gemm
+
+    def openblas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
+
+    seen, real = [], gemm.blas.sgemm
+
+    def sgemm(*args, **kwargs):
+        seen.append(openblas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gemm, "blas", SimpleNamespace(sgemm=sgemm))
+    net = SpikingNetwork(SpikingParams(**{**SMALL, "streams": 8, "cpu_kernel": "gemm", "threads": 1}))
+    X, y = data()
+    before = openblas_threads()
+    net.train(X, y, 8)
+    assert before and seen and all(n == [1] * len(before) for n in seen)
+    assert openblas_threads() == before        # restored after the call

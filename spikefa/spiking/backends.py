@@ -7,6 +7,8 @@ A backend runs a block of steps on a StreamState (``run``), finds NaN/inf in the
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from . import reference
@@ -72,7 +74,7 @@ class CpuBackend(NumpyBackend):
         self.options = dict(seed=int(p.seed), rate=p.mode == "rate", tau=F32(p.tau), eta=F32(p.eta),
                             gamma=F32(p.gamma), phi_kind=cpu.PHI_CODES[p.phi],
                             fb_kind=cpu.FEEDBACK_CODES[p.feedback], g=int(p.units_per_class))
-        self._gemm = None
+        self._gemm = self._blas = None
         if self.kernel_for(p.streams) == "gemm":
             # training runs the gemm kernel: store WT Fortran-ordered (W row-major), the layout its
             # BLAS products run fastest on (gemm.py). Only spike-rows needs C order, and it is not used.
@@ -112,7 +114,9 @@ class CpuBackend(NumpyBackend):
                 from .gemm import GemmStep
 
                 self._gemm = GemmStep(self.params, w, self.B, o["fb_kind"])
-            self._gemm.run(state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, o)
+            with self._blas_threads():
+                self._gemm.run(state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
+                               o)
             return
         threads = self.threads_for(state.streams)
         if threads == 1:
@@ -126,6 +130,16 @@ class CpuBackend(NumpyBackend):
             o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT, self.use_mask, w.learns,
             tuple(state.s), tuple(state.V), tuple(state.P), tuple(state.U), tuple(state.Mod),
             tuple(state.A), tuple(state.D), threads)
+
+    def _blas_threads(self):
+        """params.threads caps BLAS's threads for the gemm kernel (0: BLAS's own default)."""
+        if not self.params.threads:
+            return contextlib.nullcontext()
+        if self._blas is None:
+            from threadpoolctl import ThreadpoolController
+
+            self._blas = ThreadpoolController()
+        return self._blas.limit(limits=int(self.params.threads), user_api="blas")
 
     def nonfinite(self, state):
         for var, group in (("V", state.V), ("U", state.U)):

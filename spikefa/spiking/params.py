@@ -42,8 +42,9 @@ NETWORK_SCHEMA = {
                      "1 is the paper's network", min=1),
     "test_streams": Field(64, "int", "parallel streams used while testing (no plasticity: "
                           "results do not depend on it beyond the random draws)", min=1),
-    "threads": Field(0, "int", "cpu backend threads; 0: automatic (every core only for several streams on "
-                     "a large network, where a kernel call has milliseconds of work)", min=0),
+    "threads": Field(0, "int", "cpu backend threads (Numba's for spike-rows, BLAS's for gemm); 0: automatic "
+                     "(spike-rows: every core only for several streams on a large network, where a kernel call "
+                     "has milliseconds of work; gemm: BLAS's default)", min=0),
     "backend": Field("cpu", "str", "numpy (reference), cpu (Numba), cuda (Numba CUDA)", choices=BACKENDS),
     "cpu_kernel": Field("auto", "str", "cpu backend step: spike-rows (adds only the weight rows of units that "
                         "spiked; best for few streams), gemm (BLAS matrix products over all streams; best for "
