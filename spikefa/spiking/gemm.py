@@ -11,10 +11,15 @@ and register-blocked), which reads each weight once per step instead of once per
 Spikes are binary but, over 32 streams, almost every presynaptic unit spiked in some stream, so
 skipping rows no longer pays; a dense product at BLAS speed does.
 
+W is stored row-major here (WT Fortran-ordered, see backends.CpuBackend): BLAS runs the forward
+product about twice as fast without a transposed operand.
+
 Everything between the products (sampling, integration, error and feedback neurons, the bias and
-plasticity factor, votes) is cpu.py's arithmetic in small serial Numba kernels, except exp and tanh:
-numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these (S, n) arrays. The products read
-the spikes and phi(U) streams-last, so those kernels write a transposed copy beside the state.
+plasticity factor, votes) is cpu.py's arithmetic in small serial Numba kernels, except exp and
+tanh: numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these (S, n) arrays.
+The products read the spikes and phi(U) streams-last, so those kernels also write a transposed
+copy. These kernels are serial; with the Python calls between them they are what the step costs
+beyond its BLAS products (`spikefa bench spiking`: 1.37x the products alone at S = 32).
 Random draws are the same counter-based ones: spikes equal those of the numpy reference and of
 cpu.py's kernels as long as the float32 sums agree (they are summed in another order).
 Lazy decay (scale), the sparse mask and the step order are those of cpu.py.
