@@ -108,3 +108,24 @@ def test_threads_caps_blas_for_the_gemm_kernel(monkeypatch):
     net.train(X, y, 8)
     assert before and seen and all(n == [1] * len(before) for n in seen)
     assert openblas_threads() == before        # restored after the call
+
+
+def test_gemm_steps_allocate_no_arrays():
+    """After the first call (scratch), a block of steps allocates nothing the size of a state array."""
+    import tracemalloc
+
+    net = SpikingNetwork(SpikingParams(sizes=(600, 500, 200), units_per_class=20, streams=8, cpu_kernel="gemm"))
+    X = np.random.default_rng(0).random((64, 600)).astype(np.float32)
+    y = np.arange(64) % 10
+    net.train(X, y, 16)                                 # compiles, allocates the scratch
+    smallest = 8 * 200 * 4                              # the smallest (S, n) array: the output layer's
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        net.backend.run(net.state, X, np.zeros((4, 8), dtype=np.int64), np.zeros((4, 8), dtype=np.int64),
+                        np.zeros((4, 8, 10), dtype=np.float32), 0, 20, 5, net.step, True, 0)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < smallest, f"{peak} bytes allocated during 20 steps"
