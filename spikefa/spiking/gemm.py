@@ -66,14 +66,19 @@ def _sample_t(P, s_out, s_outT, seed, t, layer, purpose, rate):
     """P holds exp(-V) on entry and sigma(V) on exit; spikes into s_out and its transpose."""
     for k in range(P.shape[0]):
         key = _key(layer, k, purpose)
-        for i in range(P.shape[1]):
-            p = np.float32(1.0) / (np.float32(1.0) + P[k, i])
-            P[k, i] = p
-            if not rate:
+        p_row, s_row = P[k], s_out[k]
+        if rate:
+            for i in range(p_row.shape[0]):
+                p = np.float32(1.0) / (np.float32(1.0) + p_row[i])
+                p_row[i] = p
+                s_row[i] = p
+        else:  # a loop of its own, without branches, so that it vectorises
+            for i in range(p_row.shape[0]):
+                p = np.float32(1.0) / (np.float32(1.0) + p_row[i])
+                p_row[i] = p
                 u = hash_uniform(seed, t, key, np.uint64(i))
-                p = np.float32(1.0) if u < p else np.float32(0.0)
-            s_out[k, i] = p
-            s_outT[i, k] = p
+                s_row[i] = np.float32(1.0) if u < p else np.float32(0.0)
+    _transpose_into(s_out, s_outT)
 
 
 @njit(cache=True)
