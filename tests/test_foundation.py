@@ -165,3 +165,11 @@ def test_unwritable_output_is_refused_before_work(tmp_path):
         check_writable(str(tmp_path / "missing" / "r.h5"))
     with pytest.raises(OutputError, match="folder"):
         check_writable(str(tmp_path))
+
+
+@pytest.mark.parametrize("name", sorted(f for f in os.listdir(os.path.join(os.path.dirname(__file__), "..", "models"))
+                                        if f.endswith(".toml")))
+def test_every_shipped_model_file_is_valid(name):
+    path = os.path.join(os.path.dirname(__file__), "..", "models", name)
+    full, quick = load_model(path), load_model(path, quick=True)
+    assert full.experiment == quick.experiment
