@@ -40,6 +40,20 @@ def run_traced(backend, n_images=40, **kw):
     return net, trace
 
 
+def assert_same_run(ref, ref_trace, net, trace, rate: bool):
+    """Identical spikes (in spiking mode), and every variable and weight within float32 rounding."""
+    assert ref_trace.steps == trace.steps == list(range(1, -(-40 // ref.params.streams) * 5 + 1))
+    for t, (a, b) in enumerate(zip(ref_trace.rows, trace.rows)):
+        for key in a:
+            if key[0] == "spikes" and not rate:
+                assert np.array_equal(a[key], b[key]), f"spikes of layer {key[1]} differ at step {t + 1}"
+            else:
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=f"{key} at step {t + 1}")
+    for layer in range(1, ref.params.n_layers + 1):
+        np.testing.assert_allclose(ref.W[layer], net.W[layer], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ref.b[layer], net.b[layer], rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("kw", [
     dict(feedback="fa"),
     dict(feedback="bp", streams=5),
@@ -50,16 +64,7 @@ def run_traced(backend, n_images=40, **kw):
 def test_cpu_matches_numpy_step_by_step(kw):
     ref, ref_trace = run_traced("numpy", **kw)
     cpu, cpu_trace = run_traced("cpu", **kw)
-    assert ref_trace.steps == cpu_trace.steps == list(range(1, -(-40 // ref.params.streams) * 5 + 1))
-    for t, (a, b) in enumerate(zip(ref_trace.rows, cpu_trace.rows)):
-        for key in a:
-            if key[0] == "spikes" and kw.get("mode") != "rate":
-                assert np.array_equal(a[key], b[key]), f"spikes of layer {key[1]} differ at step {t + 1}"
-            else:
-                np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=f"{key} at step {t + 1}")
-    for layer in range(1, ref.params.n_layers + 1):
-        np.testing.assert_allclose(ref.W[layer], cpu.W[layer], rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(ref.b[layer], cpu.b[layer], rtol=1e-4, atol=1e-6)
+    assert_same_run(ref, ref_trace, cpu, cpu_trace, kw.get("mode") == "rate")
     # learning happened, and the masked synapses stayed removed
     assert not np.allclose(cpu.W[3], SpikingNetwork(SpikingParams(**{**SMALL, **kw})).W[3])
     if kw.get("sparse"):

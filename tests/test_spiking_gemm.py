@@ -6,7 +6,7 @@ import pytest
 from spikefa.spiking import SpikingNetwork, SpikingParams
 from spikefa.spiking.backends import GEMM_MIN_STREAMS
 
-from test_spiking_backends import SMALL, data, run_traced
+from test_spiking_backends import SMALL, Trace, assert_same_run, data, run_traced
 
 
 def c_ordered(net):
@@ -35,24 +35,14 @@ def test_gemm_matches_numpy_step_by_step(kw):
     assert net.weights.WT[1].flags.f_contiguous and not net.weights.WT[1].flags.c_contiguous
     if layout == "C":
         c_ordered(net)
-    from test_spiking_backends import Trace
-
     trace = Trace()
     net.add_observer(trace)
     X, y = data()
     net.train(X, y, 40)
     assert net.backend.kernel_for(net.params.streams) == "gemm"
-    assert len(trace.rows) == len(ref_trace.rows) == -(-40 // kw["streams"]) * 5
-    for t, (a, b) in enumerate(zip(ref_trace.rows, trace.rows)):
-        for key in a:
-            if key[0] == "spikes" and kw.get("mode") != "rate":
-                assert np.array_equal(a[key], b[key]), f"spikes of layer {key[1]} differ at step {t + 1}"
-            else:
-                np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=f"{key} at step {t + 1}")
-    for layer in range(1, ref.params.n_layers + 1):
-        np.testing.assert_allclose(ref.W[layer], net.W[layer], rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(ref.b[layer], net.b[layer], rtol=1e-4, atol=1e-6)
-        if kw.get("sparse"):
+    assert_same_run(ref, ref_trace, net, trace, kw.get("mode") == "rate")
+    if kw.get("sparse"):
+        for layer in range(1, ref.params.n_layers + 1):
             assert np.all(net.W[layer][~net.masks[layer]] == 0)
     assert not np.allclose(net.W[3], SpikingNetwork(SpikingParams(**{**SMALL, **kw})).W[3])
     X_test, y_test = data(n=24, seed=5)
