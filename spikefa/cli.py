@@ -51,7 +51,12 @@ def main(argv=None) -> int:
     except SpikefaError as exc:
         print(f"spikefa: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from .runner import Terminated
+
+        if isinstance(exc, Terminated):
+            print("spikefa: terminated", file=sys.stderr)
+            return 128 + 15
         print("spikefa: interrupted", file=sys.stderr)
         return 130
 

@@ -1,15 +1,18 @@
 """Run a model file end to end: validate, open the run file, run the experiment, summarise.
 
 The runner owns everything around an experiment: output path checks before any work, the run
-file's status on every way out (finished, interrupted by Ctrl-C, diverged, failed), and the
-summary table. Experiments only compute and write results.
+file's status on every way out (finished, interrupted by Ctrl-C or SIGTERM, diverged, failed),
+and the summary table. Experiments only compute and write results.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -45,6 +48,27 @@ class RunContext:
         return stem + ".ckpt.h5"
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a batch scheduler's stop): handled as Ctrl-C is, so the run file is
+    closed with its status and a checkpoint to resume from is named."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    if threading.current_thread() is not threading.main_thread():
+        yield              # sweep workers: signals reach only the main thread
+        return
+
+    def stop(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def default_out_path(model: Model) -> str:
     stem = os.path.splitext(os.path.basename(str(model.source)))[0] or model.experiment
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -68,28 +92,30 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
     ctx = RunContext(model=model, quick=quick, resume=resume, out_path=out_path, show_progress=show_progress)
     t0 = time.perf_counter()
     out = RunFile(out_path, model)
-    try:
-        rows = module.run(model.params, out, ctx)
-    except DivergenceError as exc:
-        out.set_status("diverged", str(exc))
-        out.close()
-        raise SpikefaError(f"{exc} (results up to then are kept in {out_path})") from None
-    except KeyboardInterrupt:
-        out.set_status("interrupted", "stopped by Ctrl-C")
-        out.close()
-        resume = ""
-        if os.path.exists(ctx.checkpoint_path()):
-            resume = f"; continue with --resume {ctx.checkpoint_path()} --out NEW.h5"
-        ctx.log(f"interrupted: results so far kept in {out_path}{resume}")
-        raise
-    except SpikefaError as exc:
-        out.set_status("failed", str(exc))
-        out.close()
-        raise
-    except BaseException as exc:
-        out.set_status("failed", repr(exc))
-        out.close()
-        raise
+    with _sigterm_as_interrupt():
+        try:
+            rows = module.run(model.params, out, ctx)
+        except DivergenceError as exc:
+            out.set_status("diverged", str(exc))
+            out.close()
+            raise SpikefaError(f"{exc} (results up to then are kept in {out_path})") from None
+        except KeyboardInterrupt as exc:
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            out.set_status("interrupted", f"stopped by {how}")
+            out.close()
+            resume = ""
+            if os.path.exists(ctx.checkpoint_path()):
+                resume = f"; continue with --resume {ctx.checkpoint_path()} --out NEW.h5"
+            ctx.log(f"interrupted: results so far kept in {out_path}{resume}")
+            raise
+        except SpikefaError as exc:
+            out.set_status("failed", str(exc))
+            out.close()
+            raise
+        except BaseException as exc:
+            out.set_status("failed", repr(exc))
+            out.close()
+            raise
     if isinstance(rows, dict):
         rows = [rows]
     rows = rows or []
