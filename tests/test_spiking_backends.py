@@ -102,6 +102,19 @@ def test_lazy_decay_equals_eager_decay():
         np.testing.assert_allclose(cpu.W[layer], expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("backend, kernel", [("numpy", "auto"), ("cpu", "spike-rows"), ("cpu", "gemm")])
+def test_decay_below_float32_resolution_is_not_lost(backend, kernel):
+    """The paper's gamma = 1e-8 rounds away in float32 (W - 1e-8 W == W); the float64 scale keeps it."""
+    net = SpikingNetwork(SpikingParams(**{**SMALL, "gamma": 1e-8, "eta": 0.0, "streams": 8, "backend": backend,
+                                          "cpu_kernel": kernel}))
+    before = [w.copy() for w in net.W[1:]]
+    X, y = data()
+    net.train(X, y, 80)                        # 50 learning steps
+    assert np.all(net.weights.scale < 1.0)     # pending, until net.W folds it in
+    for w0, w1 in zip(before, net.W[1:]):      # 5e-7 relative: a lost decay would fail rtol=1e-7
+        np.testing.assert_allclose(w1, w0 * (1 - 1e-8) ** 50, rtol=1e-7)
+
+
 def test_streams_sum_their_plasticity():
     """Rate mode is deterministic: two streams on the same image change W twice as much as one."""
     X = np.full((1, 20), 0.5, dtype=np.float32)

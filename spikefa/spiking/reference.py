@@ -15,6 +15,8 @@ phi = phi_d, tanh by default; all arithmetic float32):
                   D_l = phi(U_l) * P_l (1 - P_l)
                   W_l <- W_l - gamma W_l + eta sum_k D_l[k] s_{l-1}[k]^T   (times the sparse mask)
                   b_l <- b_l - gamma b_l + eta sum_k D_l[k]
+                  (W is stored as scale * WT^T with a float64 scale that takes the decay; the
+                  biases decay in float32, where a gamma below 6e-8 rounds away, in every backend)
 Steps 3-5 run only while learning: with plasticity off (testing) the feedback path affects
 nothing, so it is not computed and U keeps its value.
 The uniform u of unit i of layer l in stream k is rng.uniform(seed, t, layer_key(l, k, purpose), i)
@@ -92,7 +94,10 @@ def step(params: SpikingParams, w: Weights, st: StreamState, x: np.ndarray, labe
         dWT = st.s[h].T @ st.D[h]                      # sum over streams of s D^T, stored transposed
         if w.maskT[h] is not None:
             dWT *= w.maskT[h]
-        w.WT[h] += eta / F32(w.scale[h]) * dWT - gamma * w.WT[h]
+        # decay multiplies the float64 scale of the stored weights, so that W <- (1 - gamma) W holds
+        # exactly even for a gamma below float32 resolution (the paper's 1e-8)
+        w.scale[h] *= 1.0 - float(params.gamma)
+        w.WT[h] += F32(float(params.eta) / w.scale[h]) * dWT
         w.b[h] += eta * st.D[h].sum(axis=0) - gamma * w.b[h]
 
 

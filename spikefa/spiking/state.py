@@ -5,7 +5,8 @@ s[h+1]; s[0] is the input). Forward weights are stored transposed, ``WT[h]`` of 
 (n_in, n_out), so that the column of W belonging to one presynaptic unit is one contiguous row:
 the forward pass and plasticity touch only the rows of units that spiked. The true weights are
 ``scale[h] * WT[h].T``: weight decay multiplies the float64 ``scale`` instead of every weight
-(see cpu.py); the numpy reference keeps ``scale`` as it finds it and decays ``WT`` itself.
+(see cpu.py); every backend does so, the numpy reference included, but only cpu and cuda fold
+``scale`` back into ``WT`` when it falls below 1/2.
 ``WT[h]`` is C-ordered, except on the cpu backend when it trains with its gemm kernel (many
 streams): there it is Fortran-ordered, W row-major, the layout BLAS runs fastest on (gemm.py).
 Code that reads or sets the weights through ``net.W`` or ``WT[h][...]`` never sees the difference.
