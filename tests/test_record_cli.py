@@ -54,18 +54,24 @@ def arrays(rec):
             "out": rec.raster(3, recorder="out")}
 
 
-def test_sigterm_closes_the_run_file_like_ctrl_c(tmp_path):
-    """kill or a batch scheduler's stop: the run file is closed with its status, a checkpoint named."""
-    a = tmp_path / "a.h5"
-    proc = spikefa_run(a, 100000, wait=False)
+def run_until_signal(path, sig):
+    """Start a long run, send ``sig`` once it has recorded samples; its exit code and stderr."""
+    proc = spikefa_run(path, 100000, wait=False)
     try:
-        wait_for_samples(a, proc, 120)
-        proc.send_signal(signal.SIGTERM)
+        wait_for_samples(path, proc, 120)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143, err
+    return proc.returncode, err
+
+
+def test_sigterm_closes_the_run_file_like_ctrl_c(tmp_path):
+    """kill or a batch scheduler's stop: the run file is closed with its status, a checkpoint named."""
+    a = tmp_path / "a.h5"
+    code, err = run_until_signal(a, signal.SIGTERM)
+    assert code == 143, err
     assert f"kept in {a}; continue with --resume {tmp_path / 'a.ckpt.h5'}" in err
     with h5py.File(a, "r") as h5:                      # closed cleanly: plain h5py opens it
         assert h5.attrs["status"] == "interrupted" and "SIGTERM" in h5.attrs["message"]
@@ -73,15 +79,8 @@ def test_sigterm_closes_the_run_file_like_ctrl_c(tmp_path):
 
 def test_ctrl_c_then_resume_joins_into_the_uninterrupted_recording(tmp_path):
     a, b, full = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "full.h5"
-    proc = spikefa_run(a, 100000, wait=False)
-    try:
-        wait_for_samples(a, proc, 120)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    code, err = run_until_signal(a, signal.SIGINT)
+    assert code == 130, err
     assert f"kept in {a}" in err
     with h5py.File(a, "r") as h5:
         assert h5.attrs["status"] == "interrupted"
