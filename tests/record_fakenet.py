@@ -53,7 +53,8 @@ class FakeNet:
         return count, (7 * count + 1 + stream) % 50, (3 * count + stream) % 10
 
     def _set_images(self, k):
-        self.images_seen, self.image_index, self.label = self.image_at(k)
+        count, self.image_index, self.label = self.image_at(k)
+        self.images_seen = count * self.n_streams     # as SpikingNetwork counts: all streams together
         self.image_indices = np.array([self.image_at(k, s)[1] for s in range(self.n_streams)])
         self.labels = np.array([self.image_at(k, s)[2] for s in range(self.n_streams)])
 

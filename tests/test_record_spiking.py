@@ -147,3 +147,17 @@ def test_cuda_recording_equals_cpu_under_the_simulator(tmp_path):
         assert np.mean(np.array(a) != np.array(b)) < 0.01
     np.testing.assert_allclose(cpu["V"][:5], gpu["V"][:5], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(cpu["some"][:5], gpu["some"][:5], rtol=1e-4, atol=1e-5)
+
+
+def test_windows_count_the_images_of_one_stream(tmp_path):
+    """With S = 4 streams a named window of 3 images spans 3 images (9 steps) of the recorded stream."""
+    path = tmp_path / "run.h5"
+    net = make("cpu", streams=4)
+    X, y = data(n=40)
+    with build_recorders([Recorder(layers=[1], variables=["spikes"], windows=["early", "late"], window_images=3)],
+                         net, str(path), total_images=40):
+        net.train(X, y, n_images=40)                      # 10 images per stream, 3 steps each
+    with open_run(str(path)) as rec:
+        ix = rec.index()
+        np.testing.assert_array_equal(ix["step"], np.r_[1:10, 22:31])
+        np.testing.assert_array_equal(ix["image_count"], np.repeat([0, 1, 2, 7, 8, 9], 3))

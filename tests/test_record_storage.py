@@ -99,7 +99,7 @@ def test_named_windows_and_streams(tmp_path):
     path = tmp_path / "run.h5"
     net = FakeNet(SIZES, streams=3)
     with build_recorders([Recorder(layers=[1], units=[2, 3], variables=["V"], stream=2, window_images=2,
-                                   windows=["early", "middle", "late"])], net, str(path), total_images=20):
+                                   windows=["early", "middle", "late"])], net, str(path), total_images=60):
         net.run(100)
     with open_run(str(path)) as rec:
         ix = rec.index()

@@ -39,9 +39,9 @@ RECORDER_SCHEMA = {
     "variables": Field(["spikes"], "list[str]", "what to record", choices=VARIABLES, min_len=1),
     "every": Field(1, "int", "record every k-th time step (counted from step 0, so resumed runs "
                              "keep the same steps)", min=1),
-    "windows": Field([], "any", "image windows: [[first, stop], ...] in images presented, or names "
-                                "'early', 'middle', 'late'; empty: the whole run"),
-    "window_images": Field(100, "int", "length in images of each named window", min=1),
+    "windows": Field([], "any", "image windows: [[first, stop], ...] in images presented to each stream, "
+                                "or names 'early', 'middle', 'late'; empty: the whole run"),
+    "window_images": Field(100, "int", "length in images (of each stream) of each named window", min=1),
     "spike_format": Field("bits", "str", "spikes as packed bits (one bit per unit-step) or as "
                                          "event lists (sparse firing)", choices=SPIKE_FORMATS),
     "stream": Field(0, "int", "which parallel input stream to record", min=0),

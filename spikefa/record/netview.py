@@ -68,10 +68,11 @@ def is_device_array(a) -> bool:
 
 
 def images_seen(net) -> int:
-    """Images presented so far in this run (what recorder windows are counted in)."""
+    """Images shown so far to each stream (what recorder windows count): S streams take S images
+    at a time, so a window of 20 images spans 20 images of the recorded stream whatever S is."""
     seen = getattr(net, "images_seen", None)
     if seen is not None:
-        return int(seen)
+        return int(seen) // n_streams(net)
     per_image = getattr(net, "steps_per_image", None)
     if per_image:
         return int(net.step) // int(per_image)

@@ -154,7 +154,8 @@ def build_recorders(record_params, net, out, *, model_params: dict | None = None
 
     record_params  the ``record`` table of a model (dict), or a list of :class:`Recorder`.
     out            a RunFile, an open h5py.File, or a path (created, or continued when resuming).
-    total_images   images the run presents (places the named windows early/middle/late).
+    total_images   images the run presents, all streams together (places the named windows
+                   early/middle/late; windows count the images of one stream).
     resume_step    when continuing after a checkpoint: the first step the resumed network will
                    report (the checkpoint's step + 1, as observers see steps completed; give
                    ``resume_step=True`` to take it from ``net``); samples at this step and later
@@ -176,6 +177,8 @@ def build_recorders(record_params, net, out, *, model_params: dict | None = None
     if options["flush_interval_s"] <= 0 or options["block_steps"] < 1:
         raise ConfigError(f"{source}: record.flush_interval_s must be > 0 and record.block_steps >= 1")
     sizes = netview.layer_sizes(net)
+    if total_images is not None:  # windows count the images of one stream (netview.images_seen)
+        total_images = -(-int(total_images) // netview.n_streams(net))
     resolved = resolve_recorders(recorders, sizes, n_streams=netview.n_streams(net), total_images=total_images,
                                  source=source)
     if not resolved:

@@ -23,7 +23,7 @@ INDEX_MEANING = {
     "step": "training steps completed when the sample was taken, counting this one (net.step)",
     "image": "index in the data set of the image the recorded stream was shown at this step",
     "label": "class label of that image",
-    "image_count": "images taken from the data stream before the current one (net.images_seen); "
+    "image_count": "images shown to each stream before the current one (net.images_seen / streams); "
                    "what recorder windows count",
 }
 COMPRESSION = {"compression": "gzip", "compression_opts": 1}
