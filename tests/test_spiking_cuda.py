@@ -71,6 +71,14 @@ def test_cuda_simulator_matches_numpy():
     assert "agree" in result.stdout
 
 
+@pytest.mark.skipif(os.environ.get("SPIKEFA_GPU_TESTS") != "1", reason="needs an NVIDIA GPU (SPIKEFA_GPU_TESTS=1)")
+def test_real_gpu_matches_numpy():
+    """The same comparison on real hardware (scripts/device_check.sh sets SPIKEFA_GPU_TESTS=1)."""
+    result = run_python(AGREEMENT, NUMBA_ENABLE_CUDASIM="0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "agree" in result.stdout
+
+
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="the simulator always has a 'GPU'")
 def test_cpu_only_use_never_imports_numba_cuda():
     code = textwrap.dedent("""
