@@ -107,3 +107,16 @@ def test_streams_evaluate_at_every_boundary_they_step_past(tmp_path):
     path, _ = run_model(model, str(tmp_path / "s3.h5"), show_progress=False, echo=False)
     with h5py.File(path) as h5:
         assert list(h5["metrics/fa/examples_seen"][()]) == [81, 162, 240]
+
+
+def test_resume_may_change_how_the_network_is_computed(tmp_path):
+    """backend, threads, test_streams and cpu_kernel are not the network: a checkpoint resumes under others."""
+    model = load_model(text=MODEL, overrides=["network.streams=8", "train.images=48"])
+    run_model(model, str(tmp_path / "a.h5"), show_progress=False, echo=False)
+    other = load_model(text=MODEL, overrides=["network.streams=8", "train.images=96", "network.cpu_kernel=gemm",
+                                              "network.threads=1"])
+    _, rows = run_model(other, str(tmp_path / "b.h5"), show_progress=False, echo=False,
+                        resume=str(tmp_path / "a.ckpt.h5"))
+    assert rows[0]["images"] == 96
+    net, _ = load_checkpoint(str(tmp_path / "b.ckpt.h5"))
+    assert net.params.cpu_kernel == "gemm" and net.weights.WT[0].flags.f_contiguous

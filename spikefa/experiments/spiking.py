@@ -102,7 +102,8 @@ def network_params(params: dict) -> SpikingParams:
                                     steps_test=t["test_steps"], seed=params["seed"], shuffle=t["shuffle"])
 
 
-_RUNTIME_KEYS = ("backend", "threads", "test_streams")   # may differ between a checkpoint and its resumption
+# may differ between a checkpoint and its resumption: how the same network is computed
+_RUNTIME_KEYS = ("backend", "threads", "test_streams", "cpu_kernel")
 
 
 def _resume(path: str, wanted: SpikingParams) -> tuple[SpikingNetwork, dict]:
@@ -119,9 +120,9 @@ def _resume(path: str, wanted: SpikingParams) -> tuple[SpikingNetwork, dict]:
 
 
 def _with_runtime(net: SpikingNetwork, wanted: SpikingParams) -> SpikingNetwork:
-    """The same network with the model's backend, threads and test streams."""
+    """The same network with the model's backend, threads, test streams and cpu kernel."""
     fresh = SpikingNetwork(net.params.replace(backend=wanted.backend, threads=wanted.threads,
-                                              test_streams=wanted.test_streams))
+                                              test_streams=wanted.test_streams, cpu_kernel=wanted.cpu_kernel))
     for mine, theirs in ((fresh.weights.WT, net.weights.WT), (fresh.weights.b, net.weights.b),
                          (fresh.weights.B, net.weights.B), (fresh.weights.maskT, net.weights.maskT)):
         for a, b in zip(mine, theirs):
