@@ -214,10 +214,10 @@ class GemmStep:
             return
         for h in range(L - 2, -1, -1):
             # F (S, n_h) = phi(U_src) (S, n_src) M (n_src, n_h); M = B_h^T, or W_{h+1} for bp
-            if self.fb == 1:
-                WT = w.WT[h + 1]  # M = W_{h+1} = WT^T
-                M, trans, factor, src = (WT, 1, F32(w.scale[h + 1]), h + 1) if WT.flags.f_contiguous else \
-                    (WT.T, 0, F32(w.scale[h + 1]), h + 1)
+            if self.fb == 1:  # M = W_{h+1} = WT^T, transposed by BLAS when WT is Fortran-ordered
+                WT = w.WT[h + 1]
+                M, trans = (WT, 1) if WT.flags.f_contiguous else (WT.T, 0)
+                factor, src = F32(w.scale[h + 1]), h + 1
             else:
                 M, trans, factor, src = self.B[h].T, 0, F32(1.0), (h + 1 if self.fb == 0 else L - 1)
             _gemm(1.0, z.ModT[src].T, M, z.AT[h].T, trans_b=trans)
