@@ -124,7 +124,7 @@ def _first_call_kind(backend_name: str, streams: int, net) -> str:
     if net.backend.kernel_for(streams) == "gemm":
         from ..spiking import gemm
 
-        kernel = gemm._sample_t
+        kernel = gemm._sample
     else:
         kernels = net.backend.kernels
         kernel = kernels.run_steps_serial if net.backend.threads_for(streams) == 1 else kernels.run_steps_parallel

@@ -17,8 +17,8 @@ product about twice as fast without a transposed operand.
 Everything between the products (sampling, integration, error and feedback neurons, the bias and
 plasticity factor, votes) is cpu.py's arithmetic in small serial Numba kernels, except exp and
 tanh: numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these (S, n) arrays.
-The products read the spikes and phi(U) streams-last, so those kernels also write a transposed
-copy. These kernels are serial; with the Python calls between them they are what the step costs
+The products read the spikes and phi(U) streams-last, so a transposed copy of each is kept
+beside the state. These kernels are serial; with the Python calls between them they are what the step costs
 beyond its BLAS products (`spikefa bench spiking`: 1.37x the products alone at S = 32).
 Random draws are the same counter-based ones: spikes equal those of the numpy reference and of
 cpu.py's kernels as long as the float32 sums agree (they are summed in another order).
@@ -62,8 +62,8 @@ def _integrate_t(AT, scale, b, V, negV, tau):
 
 
 @njit(cache=True)
-def _sample_t(P, s_out, s_outT, seed, t, layer, purpose, rate):
-    """P holds exp(-V) on entry and sigma(V) on exit; spikes into s_out and its transpose."""
+def _sample(P, s_out, seed, t, layer, purpose, rate):
+    """P holds exp(-V) on entry and sigma(V) on exit; spikes into s_out."""
     for k in range(P.shape[0]):
         key = _key(layer, k, purpose)
         p_row, s_row = P[k], s_out[k]
@@ -78,7 +78,6 @@ def _sample_t(P, s_out, s_outT, seed, t, layer, purpose, rate):
                 p_row[i] = p
                 u = hash_uniform(seed, t, key, np.uint64(i))
                 s_row[i] = np.float32(1.0) if u < p else np.float32(0.0)
-    _transpose_into(s_out, s_outT)
 
 
 @njit(cache=True)
@@ -98,13 +97,6 @@ def _error_t(labels, g, P, U, tau):
 
 
 @njit(cache=True)
-def _transpose_into(a, aT):
-    for k in range(a.shape[0]):
-        for i in range(a.shape[1]):
-            aT[i, k] = a[k, i]
-
-
-@njit(cache=True)
 def _count_votes(out, counts, g):
     n_classes = counts.shape[1]
     for k in range(out.shape[0]):
@@ -121,7 +113,7 @@ def _modulation(U, Mod, ModT, phi_kind):
         np.tanh(U, out=Mod)
     else:
         Mod[...] = U
-    _transpose_into(Mod, ModT)
+    np.copyto(ModT, Mod.T)
 
 
 class Scratch:
@@ -189,7 +181,8 @@ class GemmStep:
                 # sigma(V) = 1 / (1 + exp(-V)), the exponential by numpy's vectorised ufunc
                 _integrate_t(z.AT[h], F32(w.scale[h]), w.b[h], st.V[h], st.P[h], tau)
                 np.exp(st.P[h], out=st.P[h])
-                _sample_t(st.P[h], st.s[h + 1], z.sT[h + 1], seed, t, h + 1, purpose, rate)
+                _sample(st.P[h], st.s[h + 1], seed, t, h + 1, purpose, rate)
+                np.copyto(z.sT[h + 1], st.s[h + 1].T)
             if learn:
                 self._feedback(st, z, L, tau, phi_kind, labels[i_img], g)
             _count_votes(st.s[L], counts[i_img], g)
