@@ -112,6 +112,20 @@ def test_traces_draw_the_recorded_psp_and_modulation(spiking_run):
                     np.testing.assert_array_equal(line.get_xdata(), col.index["step"])
 
 
+@pytest.mark.parametrize("windows", [("early", "middle", "late"), ("late",)])
+def test_digits_keep_their_shape_and_step_numbers_are_plain(tmp_path, windows):
+    """One column is three times as wide as one of three: digits must not stretch with it."""
+    path = _record(tmp_path / f"w{len(windows)}.h5", windows=windows)
+    fig = raster.build(path, images=4)
+    fig.canvas.draw()
+    strip = fig.axes[0]
+    x0, x1, y0, y1 = strip.images[0].get_extent()
+    (px0, py0), (px1, py1) = strip.transData.transform([(x0, y0), (x1, y1)])
+    assert abs(px1 - px0) <= 1.1 * abs(py1 - py0)
+    bottom = fig.axes[-1]
+    assert not bottom.xaxis.get_major_formatter().get_offset()
+
+
 def test_columns_split_a_whole_run_recording(tmp_path):
     path = _record(tmp_path / "whole.h5", windows=())
     with open_run(path) as rec:

@@ -91,11 +91,13 @@ def build(run_path: str, images: int = IMAGES_PER_COLUMN):
         ratios = [DIGIT_ROW] + [HIDDEN_ROW] * len(hidden) + ([OUTPUT_ROW] if has_output else [])
         fig = style.figure(WIDTH, height(len(hidden), has_output))
         grid = fig.add_gridspec(len(rows), len(cols), height_ratios=ratios)
+        strips = []
         for c, col in enumerate(cols):
             bounds = recorded.image_bounds(col.index)
             x_lim = (col.first_step - 0.5, col.stop_step - 0.5)
             ax = fig.add_subplot(grid[0, c])
             _digit_strip(ax, bounds, thumbs.get(c), x_lim)
+            strips.append(ax)
             ax.set_title(col.name, fontsize=10, fontweight="bold")
             for r, layer in enumerate(hidden + ([L] if has_output else []), start=1):
                 ax = fig.add_subplot(grid[r, c])
@@ -122,7 +124,9 @@ def build(run_path: str, images: int = IMAGES_PER_COLUMN):
                     ax.tick_params(labelbottom=False)
                 else:
                     ax.set_xlabel("time step")
-        fig.suptitle("spike rasters at three stages of learning", fontsize=10)
+        stages = {1: "one stage", 2: "two stages", 3: "three stages"}.get(len(cols), f"{len(cols)} stages")
+        fig.suptitle(f"spike rasters at {stages} of learning", fontsize=10)
+        _square_digits(fig, strips)
         return fig
 
 
@@ -153,6 +157,21 @@ def _class_axis(ax, classes: np.ndarray, label: bool):
         ax.axhline(e - 0.5, color="0.6", linewidth=0.4)
     if label:
         ax.set_ylabel("output units\nby class")
+
+
+def _square_digits(fig, strips):
+    """Narrow every digit to be as wide as it is high, once the layout has fixed the strips' size
+    (a column's steps are wider when there are fewer columns)."""
+    fig.draw_without_rendering()
+    for ax in strips:
+        box = ax.get_window_extent()
+        x0, x1 = ax.get_xlim()
+        for im in ax.images:
+            left, right, bottom, top = im.get_extent()
+            square = (top - bottom) * box.height * (x1 - x0) / box.width
+            if right - left > square:
+                centre = (left + right) / 2
+                im.set_extent((centre - square / 2, centre + square / 2, bottom, top))
 
 
 def _digit_strip(ax, bounds, thumbs, x_lim):

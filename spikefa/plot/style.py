@@ -67,6 +67,7 @@ RC = {
     "figure.dpi": DPI,
     "savefig.dpi": DPI,
     "pdf.fonttype": 42,          # editable text in PDF
+    "axes.formatter.useoffset": False,   # step 990005, not 5 and "+9.9e5" in a corner
 }
 
 
