@@ -1,0 +1,56 @@
+"""The plotting scripts in scripts/ run on real run files and fail with one line on bad ones."""
+
+import importlib.util
+import os
+
+import h5py
+
+from spikefa.config import load_model
+from spikefa.runner import run_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+MODEL = """
+experiment = "spiking"
+[network]
+sizes = [144, 30, 20]
+units_per_class = 2
+eta = 0.03
+[data]
+dataset = "synthetic"
+synthetic_train = 100
+synthetic_test = 40
+[train]
+images = 120
+eval_every = 40
+"""
+
+
+def script(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "scripts", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fig4_training_curves(tmp_path, capsys):
+    a, _ = run_model(load_model(text=MODEL), str(tmp_path / "a.h5"), show_progress=False, echo=False)
+    b, _ = run_model(load_model(text=MODEL, overrides=["network.streams=4"]), str(tmp_path / "b.h5"),
+                     show_progress=False, echo=False)
+    plot = script("plot_fig4_training")
+    assert plot.main([f"{a}=one stream", f"{b}=four streams", "--out", str(tmp_path / "fig")]) == 0
+    out = capsys.readouterr().out
+    assert "one stream: 40 " in out and "four streams: 40 " in out           # first evaluations
+    assert os.path.getsize(tmp_path / "fig" / "fig4_training.png") > 10_000
+    with h5py.File(a) as h5:
+        errors = h5["metrics/fa/test_error"][()]
+    assert out.count("%") == len(errors) + 3                   # every evaluation of a, and b's three
+
+
+def test_fig4_training_refuses_a_file_without_test_error(tmp_path, capsys):
+    path = tmp_path / "other.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_group("metrics")
+    assert script("plot_fig4_training").main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("plot_fig4_training: error:") and "test_error" in err and err.count("\n") == 1
