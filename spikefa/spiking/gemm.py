@@ -31,24 +31,9 @@ import numpy as np
 from numba import njit
 from scipy.linalg import blas
 
-from .cpu import _bias_and_factor, _key, hash_uniform
+from .cpu import _bias_and_factor, _draw_input, _key, hash_uniform
 
 F32 = np.float32
-
-
-@njit(cache=True)
-def _draw_input_t(X, rows, s0, s0T, seed, t, purpose, rate):
-    cap = np.float32(0.95)
-    for k in range(s0.shape[0]):
-        key = _key(0, k, purpose)
-        x = X[rows[k]]
-        for j in range(s0.shape[1]):
-            p = min(x[j], cap)
-            if not rate:
-                u = hash_uniform(seed, t, key, np.uint64(j))
-                p = np.float32(1.0) if u < p else np.float32(0.0)
-            s0[k, j] = p
-            s0T[j, k] = p
 
 
 @njit(cache=True)
@@ -175,7 +160,8 @@ class GemmStep:
         for q in range(seq0, seq0 + n_steps):
             i_img = q // steps_per_image
             t = np.uint64(t0 + q - seq0)
-            _draw_input_t(X, order[i_img], st.s[0], z.sT[0], seed, t, purpose, rate)
+            _draw_input(X, order[i_img], st.s[0], seed, t, purpose, rate)
+            np.copyto(z.sT[0], st.s[0].T)
             for h in range(L):
                 _forward_product(w.WT[h], z.sT[h], z.AT[h])
                 # sigma(V) = 1 / (1 + exp(-V)), the exponential by numpy's vectorised ufunc
