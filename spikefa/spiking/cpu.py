@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import rng
+from . import unit
 
 FEEDBACK_CODES = {"fa": 0, "bp": 1, "direct": 2, "none": 3}
 PHI_CODES = {"tanh": 0, "linear": 1}
@@ -41,6 +42,10 @@ hash_uniform = njit(cache=True, inline="always")(rng.hash_uniform)
 @njit(cache=True, inline="always")
 def _sigmoid(v):
     return np.float32(1.0) / (np.float32(1.0) + np.exp(-v))
+
+
+_integrate_and_sample = unit.compile_for(njit(cache=True, inline="always"), sigmoid=_sigmoid,
+                                         hash_uniform=hash_uniform)
 
 
 @njit(cache=True, inline="always")
@@ -95,15 +100,7 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
             key = _key(layer, k, purpose)
             for i in range(i0, i1):
                 A[k, i] *= scale
-                v = V[k, i] + tau * (A[k, i] + b[i] - V[k, i])
-                V[k, i] = v
-                p = _sigmoid(v)
-                P[k, i] = p
-                if rate:
-                    s_out[k, i] = p
-                else:
-                    u = hash_uniform(seed, t, key, np.uint64(i))
-                    s_out[k, i] = np.float32(1.0) if u < p else np.float32(0.0)
+                _integrate_and_sample(V, P, s_out, k, i, A[k, i], b[i], tau, seed, t, key, rate)
 
 
 @njit(cache=True)

@@ -24,6 +24,7 @@ import numpy as np
 from numba import cuda
 
 from .. import rng
+from . import unit
 from ..errors import ConfigError
 from .cpu import FEEDBACK_CODES, PHI_CODES
 from .params import SpikingParams
@@ -41,6 +42,9 @@ def _key(layer, stream, purpose):
 @cuda.jit(device=True)
 def _sigmoid(v):
     return np.float32(1.0) / (np.float32(1.0) + math.exp(-v))
+
+
+_integrate_and_sample = unit.compile_for(cuda.jit(device=True), sigmoid=_sigmoid, hash_uniform=_hash)
 
 
 @cuda.jit(device=True)
@@ -79,15 +83,7 @@ def _forward_kernel(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, pur
             acc += sj * WT[j, i]
     a = acc * scale
     A[k, i] = a
-    v = V[k, i] + tau * (a + b[i] - V[k, i])
-    V[k, i] = v
-    p = _sigmoid(v)
-    P[k, i] = p
-    if rate:
-        s_out[k, i] = p
-    else:
-        u = _hash(seed, t, _key(layer, k, purpose), np.uint64(i))
-        s_out[k, i] = np.float32(1.0) if u < p else np.float32(0.0)
+    _integrate_and_sample(V, P, s_out, k, i, a, b[i], tau, seed, t, _key(layer, k, purpose), rate)
 
 
 @cuda.jit
