@@ -22,7 +22,7 @@ PAPER_ERROR = 0.018
 
 
 def _images(n: float) -> str:
-    return f"{n / 1000:g}k" if n >= 1000 else str(int(n))
+    return f"{n / 1000:.0f}k" if n >= 10_000 else str(int(n))
 
 
 def curve(path: str) -> tuple[np.ndarray, np.ndarray]:
