@@ -168,6 +168,17 @@ def _plasticity(WT, maskT, use_mask, s_in, D, coef):
 
 
 @njit(cache=True)
+def _count_votes(out, counts, g):
+    """counts[k, c] += output spikes of class group c in stream k."""
+    for k in range(out.shape[0]):
+        for c in range(counts.shape[1]):
+            total = np.float32(0.0)
+            for i in range(c * g, (c + 1) * g):
+                total += out[k, i]
+            counts[k, c] += total
+
+
+@njit(cache=True)
 def _bias_and_factor(b, Mod, P, D, eta, gamma):
     S, n = P.shape
     for k in range(S):
@@ -189,7 +200,6 @@ def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, lea
     (the threads) the number of slabs the forward pass splits postsynaptic units into."""
     L = len(WT)
     seed64 = np.uint64(seed)
-    n_classes = counts.shape[2]
     for q in range(seq0, seq0 + n_steps):
         i_img = q // steps_per_image
         t = np.uint64(t0 + q - seq0)
@@ -207,13 +217,7 @@ def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, lea
                     _feedback(WT[h + 1], np.float32(scale[h + 1]), Mod[h + 1], U[h], Mod[h], tau, phi_kind)
                 else:
                     _feedback(B[h], np.float32(1.0), Mod[L - 1], U[h], Mod[h], tau, phi_kind)
-        out = s[L]
-        for k in range(out.shape[0]):
-            for c in range(n_classes):
-                total = np.float32(0.0)
-                for i in range(c * g, (c + 1) * g):
-                    total += out[k, i]
-                counts[i_img, k, c] += total
+        _count_votes(s[L], counts[i_img], g)
         if learn:
             for h in range(L):
                 if not learns[h]:

@@ -31,7 +31,7 @@ import numpy as np
 from numba import njit
 from scipy.linalg import blas
 
-from .cpu import _bias_and_factor, _draw_input, _key, hash_uniform
+from .cpu import _bias_and_factor, _count_votes, _draw_input, _key, hash_uniform
 
 F32 = np.float32
 
@@ -79,17 +79,6 @@ def _error_t(labels, g, P, U, tau):
         for i in range(P.shape[1]):
             y = np.float32(1.0) if lo <= i < lo + g else np.float32(0.0)
             U[k, i] += tau * (y - P[k, i] - U[k, i])
-
-
-@njit(cache=True)
-def _count_votes(out, counts, g):
-    n_classes = counts.shape[1]
-    for k in range(out.shape[0]):
-        for c in range(n_classes):
-            total = np.float32(0.0)
-            for i in range(c * g, (c + 1) * g):
-                total += out[k, i]
-            counts[k, c] += total
 
 
 def _modulation(U, Mod, ModT, phi_kind):
