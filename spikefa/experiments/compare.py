@@ -22,6 +22,7 @@ from ..config import Field, load_model, read_toml
 from ..errors import ConfigError
 from .spiking import SCHEMA as SPIKING_SCHEMA
 from .spiking import load_data, network_params
+from ..spiking.params import check_network
 
 DOC = "spiking network vs its rate limit: learning, activity distance, update angles, and across tau"
 
@@ -34,12 +35,13 @@ SCHEMA = {
     "train": {k: SPIKING_SCHEMA["train"][k] for k in _TRAIN_KEYS},
     "compare": {
         "trials": Field(20, "int", "spiking trials averaged (parallel streams) for the activity distance and "
-                        "update angle", min=2),
+                        "update angle", min=2, max=4096),
         "probe_images": Field(10, "int", "test images the activity distance and update angle are measured on",
-                              min=1),
+                              min=1, max=10_000),
         "taus": Field([0.3, 0.6, 0.9, 1.0], "list[float]", "tau values of the sweep (empty: no sweep)",
-                      min=0, max=1, min_exclusive=True),
-        "sweep_images": Field(0, "int", "training images per tau in the sweep (0: train.images)", min=0),
+                      min=0, max=1, min_exclusive=True, max_len=100),
+        "sweep_images": Field(0, "int", "training images per tau in the sweep (0: train.images)", min=0,
+                              max=SPIKING_SCHEMA["train"]["images"].max),
         "tolerance": Field(0.02, "float", "largest test-error gap (fraction) at which the rate model still "
                            "counts as describing the spiking network", min=0, max=1),
     },
@@ -66,6 +68,10 @@ def _train_pair(p, X, y, Xt, yt, probe, trials, images, eval_every, bar, on_eval
         if on_eval:
             on_eval(evaluations[-1])
     return evaluations
+
+
+def check(params: dict, origin) -> None:
+    check_network(params["network"], origin)
 
 
 def _mean_finite(values: np.ndarray) -> float:

@@ -16,6 +16,7 @@ import numpy as np
 from ..config import Field
 from ..errors import ConfigError, DataError
 from ..spiking import NETWORK_SCHEMA, SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
+from ..spiking.params import SEED, STEPS_TEST, STEPS_TRAIN, check_network
 
 try:
     from ..record import RECORD_SCHEMA, build_recorders
@@ -24,33 +25,48 @@ except ImportError:  # recorders are optional for this experiment
 
 DOC = "continuous-time spiking network learning by feedback alignment (Figure 4)"
 
+MAX_IMAGES = 10**9   # a year at 30 images/s; larger is a typo, not a plan
+
 SCHEMA = {
-    "seed": Field(0, "int", "seed of weights, feedback matrices, spikes and data order", min=0),
+    "seed": SEED,
     "network": NETWORK_SCHEMA,
     "data": {
         "dataset": Field("mnist", "str", "mnist (needs the four IDX files) or synthetic (generated)",
                          choices=("mnist", "synthetic")),
         "path": Field(None, "str", "folder with the MNIST files (default: $SPIKEFA_MNIST, then data/mnist)",
                       optional=True),
-        "train_size": Field(0, "int", "use only the first n training images (0: all)", min=0),
-        "test_size": Field(0, "int", "use only the first n test images (0: all)", min=0),
-        "synthetic_grid": Field(12, "int", "synthetic images are grid x grid pixels", min=6),
-        "synthetic_train": Field(5000, "int", "synthetic training samples", min=10),
-        "synthetic_test": Field(1000, "int", "synthetic test samples", min=10),
+        "train_size": Field(0, "int", "use only the first n training images (0: all)", min=0, max=MAX_IMAGES),
+        "test_size": Field(0, "int", "use only the first n test images (0: all)", min=0, max=MAX_IMAGES),
+        "synthetic_grid": Field(12, "int", "synthetic images are grid x grid pixels", min=6, max=100),
+        "synthetic_train": Field(5000, "int", "synthetic training samples", min=10, max=1_000_000),
+        "synthetic_test": Field(1000, "int", "synthetic test samples", min=10, max=1_000_000),
     },
     "train": {
-        "images": Field(60000, "int", "training images presented in all (one stream counts S per slot)", min=1),
-        "steps_per_image": Field(5, "int", "N: time steps each training image is shown for", min=1),
-        "test_steps": Field(5, "int", "M: time steps each test image is shown for", min=1),
-        "eval_every": Field(10000, "int", "images between test-set evaluations", min=1),
+        "images": Field(60000, "int", "training images presented in all (one stream counts S per slot)", min=1,
+                        max=MAX_IMAGES),
+        "steps_per_image": STEPS_TRAIN,
+        "test_steps": STEPS_TEST,
+        "eval_every": Field(10000, "int", "images between test-set evaluations", min=1, max=MAX_IMAGES),
         "checkpoint_every": Field(0, "int", "images between checkpoints besides those at evaluations "
-                                  "(0: only at evaluations)", min=0),
+                                  "(0: only at evaluations)", min=0, max=MAX_IMAGES),
         "shuffle": Field(True, "bool", "a fresh random order of the training set every epoch"),
         "arm": Field(None, "str", "name of the metrics group (default: from the feedback pathway, "
                      "e.g. fa, bp, direct, shallow, with _sparse and _rate appended)", optional=True),
     },
     "record": RECORD_SCHEMA,
 }
+
+
+def check(params: dict, origin) -> None:
+    """Rules between keys, before any work: the output layer against units_per_class, the size of
+    the network, and the recorders against its layers and streams."""
+    check_network(params["network"], origin)
+    if build_recorders is not None and params["record"].get("recorders"):
+        from ..record import parse_record_params, resolve_recorders
+
+        recorders, _ = parse_record_params(params["record"], origin("record.recorders"))
+        resolve_recorders(recorders, list(params["network"]["sizes"]), n_streams=params["network"]["streams"],
+                          total_images=params["train"]["images"], source=origin("record.recorders"))
 
 
 def arm_name(params: dict) -> str:

@@ -50,9 +50,9 @@ RECORDER_SCHEMA = {
 RECORD_SCHEMA = {
     "flush_interval_s": Field(1.0, "float", "write recordings to disk at least this often (seconds); "
                                             "a killed run keeps everything up to the last flush",
-                              min=0.0, min_exclusive=True),
+                              min=0.0, min_exclusive=True, max=3600),
     "block_steps": Field(256, "int", "recorded steps buffered in memory (and on the GPU) between writes",
-                         min=1),
+                         min=1, max=65536),
     "recorders": Field([], "any", "[[record.recorders]] tables (keys: " + ", ".join(RECORDER_SCHEMA)
                                   + "); none: record nothing"),
 }

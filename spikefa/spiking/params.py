@@ -2,7 +2,9 @@
 
 :class:`SpikingParams` can be made in Python (keyword arguments) or from a model file's
 ``[network]`` table (:meth:`SpikingParams.from_table`); ``NETWORK_SCHEMA`` is that table's schema,
-shared with the ``spiking`` experiment so both read the same keys with the same defaults.
+shared with the ``spiking`` experiment so both read the same keys with the same defaults and
+ranges: :meth:`SpikingParams.check` runs the schema's own :func:`check_value` on every field, and
+:func:`check_network` the rules between keys, which a model file gets before any work too.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ..config import Field
+from ..config import INT_LIMIT, Field, check_value
 from ..errors import ConfigError
 
 MODES = ("spiking", "rate")
@@ -19,15 +21,27 @@ BACKENDS = ("numpy", "cpu", "cuda")
 PHI = ("tanh", "linear")
 CPU_KERNELS = ("auto", "spike-rows", "gemm")
 
+# Upper bounds: far above any network this package trains, low enough that a typo fails here
+# and not as a MemoryError or an hours-long hang.
+MAX_UNITS = 100_000          # per layer
+MAX_WEIGHTS = 500_000_000    # in all layers: 2 GB per float32 copy, and training keeps several
+MAX_STREAMS = 4096
+MAX_STEPS = 10_000           # time steps per image
+
+STEPS_TRAIN = Field(5, "int", "N: time steps each training image is shown for", min=1, max=MAX_STEPS)
+STEPS_TEST = Field(5, "int", "M: time steps each test image is shown for", min=1, max=MAX_STEPS)
+SEED = Field(0, "int", "seed of weights, feedback matrices, spikes and data order", min=0, max=INT_LIMIT)
+
 NETWORK_SCHEMA = {
     "sizes": Field([784, 1500, 1500, 1500, 1000], "list[int]",
                    "units per layer, input first; the last layer holds classes * units_per_class units",
-                   min=1, min_len=2),
-    "units_per_class": Field(100, "int", "output units voting for each class", min=1),
+                   min=1, max=MAX_UNITS, min_len=2, max_len=64),
+    "units_per_class": Field(100, "int", "output units voting for each class", min=1, max=MAX_UNITS),
     "tau": Field(0.9, "float", "PSP and feedback update factor per step: V += tau (input - V)",
                  min=0, max=1, min_exclusive=True),
     "eta": Field(1e-3, "float", "learning rate per time step", min=0),
-    "gamma": Field(1e-8, "float", "weight decay per time step: W -= gamma W", min=0, max=1),
+    "gamma": Field(1e-8, "float", "weight decay per time step: W -= gamma W", min=0, max=1,
+                   max_exclusive=True),
     "init_scale": Field(0.05, "float", "forward weights start ~ U[-init_scale, init_scale]", min=0),
     "bias_scale": Field(0.0, "float", "biases start ~ U[-bias_scale, bias_scale]", min=0),
     "feedback_scale": Field(0.1, "float", "feedback matrices B ~ U[-feedback_scale, feedback_scale]", min=0),
@@ -37,14 +51,14 @@ NETWORK_SCHEMA = {
     "feedback": Field("fa", "str", "fa: random fixed B; bp: tied to W^T; direct: B from the error "
                       "neurons to every hidden layer; none: hidden layers do not learn", choices=FEEDBACK),
     "sparse": Field(0.0, "float", "fraction of the elements of every W and B removed (kept at 0)",
-                    min=0, max=1, min_exclusive=False),
+                    min=0, max=1, max_exclusive=True),
     "streams": Field(1, "int", "parallel input streams S sharing the weights (plasticity summed); "
-                     "1 is the paper's network", min=1),
+                     "1 is the paper's network", min=1, max=MAX_STREAMS),
     "test_streams": Field(64, "int", "parallel streams used while testing (no plasticity: "
-                          "results do not depend on it beyond the random draws)", min=1),
+                          "results do not depend on it beyond the random draws)", min=1, max=MAX_STREAMS),
     "threads": Field(0, "int", "cpu backend threads (Numba's for spike-rows, BLAS's for gemm); 0: automatic "
                      "(spike-rows: every core only for several streams on a large network, where a kernel call "
-                     "has milliseconds of work; gemm: BLAS's default)", min=0),
+                     "has milliseconds of work; gemm: BLAS's default)", min=0, max=1024),
     "backend": Field("cpu", "str", "numpy (reference), cpu (Numba), cuda (Numba CUDA)", choices=BACKENDS),
     "cpu_kernel": Field("auto", "str", "cpu backend step: spike-rows (adds only the weight rows of units that "
                         "spiked; best for few streams), gemm (BLAS matrix products over all streams; best for "
@@ -95,36 +109,17 @@ class SpikingParams:
         return self.sizes[-1] // self.units_per_class
 
     def check(self) -> None:
-        def bad(key, value, allowed):
-            raise ConfigError(f"spiking network: {key} = {value!r}: expected {allowed}")
-
-        if len(self.sizes) < 2 or any(n < 1 for n in self.sizes):
-            bad("sizes", list(self.sizes), "at least two layer sizes, each >= 1")
-        if self.units_per_class < 1 or self.sizes[-1] % self.units_per_class:
-            bad("units_per_class", self.units_per_class,
-                f"a divisor of the output layer size {self.sizes[-1]}")
-        if self.n_classes < 2:
-            bad("units_per_class", self.units_per_class, "at most half the output units (2 classes or more)")
-        if not 0 < self.tau <= 1:
-            bad("tau", self.tau, "0 < tau <= 1")
-        for key in ("eta", "init_scale", "bias_scale", "feedback_scale"):
-            if getattr(self, key) < 0:
-                bad(key, getattr(self, key), ">= 0")
-        if not 0 <= self.gamma < 1:
-            bad("gamma", self.gamma, "0 <= gamma < 1")
-        if not 0 <= self.sparse < 1:
-            bad("sparse", self.sparse, "0 <= sparse < 1")
-        for key, allowed in (("mode", MODES), ("feedback", FEEDBACK), ("backend", BACKENDS), ("phi", PHI),
-                              ("cpu_kernel", CPU_KERNELS)):
-            if getattr(self, key) not in allowed:
-                bad(key, getattr(self, key), "one of " + ", ".join(allowed))
-        if self.threads < 0:
-            bad("threads", self.threads, "an integer >= 0 (0: automatic)")
-        for key in ("streams", "test_streams", "steps_train", "steps_test"):
-            if int(getattr(self, key)) < 1:
-                bad(key, getattr(self, key), "an integer >= 1")
-        if self.seed < 0:
-            bad("seed", self.seed, "an integer >= 0")
+        """The model file's checks (same fields, same ranges), then the rules between keys."""
+        source = "spiking network"
+        for name, spec in NETWORK_SCHEMA.items():
+            value = getattr(self, name)
+            check_value(spec, list(value) if name == "sizes" else value, name, source)
+        check_value(STEPS_TRAIN, self.steps_train, "steps_train", source)
+        check_value(STEPS_TEST, self.steps_test, "steps_test", source)
+        check_value(SEED, self.seed, "seed", source)
+        if not isinstance(self.shuffle, bool):
+            raise ConfigError(f"{source}: key 'shuffle' = {self.shuffle!r}: expected true or false")
+        check_network(self.as_dict(), lambda key: source, prefix="")
 
     @classmethod
     def from_table(cls, network: dict, **more) -> "SpikingParams":
@@ -141,3 +136,20 @@ class SpikingParams:
         d = dataclasses.asdict(self)
         d["sizes"] = list(self.sizes)
         return d
+
+
+def check_network(net: dict, origin, prefix: str = "network.") -> None:
+    """The rules between a network's keys; ``origin(key)`` says where a key's value came from."""
+    sizes, per_class = list(net["sizes"]), net["units_per_class"]
+    k_sizes, k_per_class = prefix + "sizes", prefix + "units_per_class"
+    where = ", ".join(dict.fromkeys((origin(k_per_class), origin(k_sizes))))
+    if sizes[-1] % per_class:
+        raise ConfigError(f"{where}: key '{k_per_class}' = {per_class}: expected a divisor of the output "
+                          f"layer size {sizes[-1]} ({k_sizes}[-1] = classes x units_per_class)")
+    if sizes[-1] // per_class < 2:
+        raise ConfigError(f"{where}: key '{k_per_class}' = {per_class}: expected at most half the output "
+                          f"units, {sizes[-1] // 2} (2 classes or more)")
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if weights > MAX_WEIGHTS:
+        raise ConfigError(f"{origin(k_sizes)}: key '{k_sizes}' = {sizes}: {weights:.3g} weights in all; expected "
+                          f"at most {MAX_WEIGHTS:.0e} (2 GB per float32 copy); choose smaller layers")
