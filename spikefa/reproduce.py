@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass, field
 
 from .errors import ConfigError, OutputError, SpikefaError
-from .sweep import SweepOutcome, SweepPlan, plan_sweep, run_sweeps, summarize, summary_table
+from .sweep import (SweepOutcome, SweepPlan, mark_finished_tasks, plan_sweep, run_sweeps, summarize,
+                    summary_table)
 
 REPORT_NAME = "report.md"
 
@@ -496,6 +497,58 @@ def merge_runs(paths: list[str], out_path: str) -> str:
     return out_path
 
 
+def compact_run(path: str) -> bool:
+    """Rewrite a finished run file with every dataset stored whole and compressed (atomically).
+
+    Metrics stream into 32 KB chunks while a run goes; a finished Figure 3a run holds a few
+    thousand numbers in a dozen such chunks. Compacted, the finished runs of a full report are
+    small enough to commit, so a later session on a fresh machine resumes the sweep from them.
+    Returns False (and leaves the file) when it is not a finished run or is already compact.
+    """
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r") as src:
+        status = src.attrs.get("status", "")
+        status = status.decode() if isinstance(status, bytes) else str(status)
+        if status != "finished" or src.attrs.get("compacted", False):
+            return False
+        tmp = path + ".compact"
+        with h5py.File(tmp, "w") as dst:
+            for k, v in src.attrs.items():
+                dst.attrs[k] = v
+            dst.attrs["compacted"] = True
+
+            def copy(name, obj):
+                if isinstance(obj, h5py.Group):
+                    g = dst.require_group(name)
+                    for k, v in obj.attrs.items():
+                        g.attrs[k] = v
+                    return
+                data = obj[()]
+                big = isinstance(data, np.ndarray) and data.size > 16
+                ds = dst.create_dataset(name, data=data, compression="gzip" if big else None,
+                                        shuffle=big)
+                for k, v in obj.attrs.items():
+                    ds.attrs[k] = v
+            src.visititems(copy)
+    os.replace(tmp, path)
+    return True
+
+
+def projected_seconds(plan: SweepPlan) -> float | None:
+    """Task time the plan's unfinished tasks will take here, when their experiment can say."""
+    from . import experiments
+
+    estimate = getattr(experiments.get(plan.experiment), "estimate_seconds", None)
+    if estimate is None:
+        return None
+    todo = [t for t in plan.tasks if t.status != "finished"]
+    if not todo:
+        return 0.0
+    return sum(estimate(t.params) for t in todo[:1]) * len(todo)
+
+
 def draw_figures(part: Part, plan: SweepPlan, out_dir: str) -> tuple[list[str], str]:
     """Draw every figure the part's runs have data for into ``out_dir/<part>/figures``.
 
@@ -594,8 +647,21 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
     if not planned:
         reasons = "; ".join(f"{p.name}: {why}" for p, why in missing)
         raise ConfigError(f"nothing to reproduce ({reasons}); run from a checkout of spikefa or give --models DIR")
+    if echo:
+        n_workers = workers or os.cpu_count() or 1
+        for part, plan in planned:
+            done = mark_finished_tasks(plan)
+            seconds = projected_seconds(plan)
+            if seconds:
+                print(f"{part.name}: {len(plan.tasks) - done} of {len(plan.tasks)} runs to go, projected "
+                      f"{_duration(seconds)} of task time (about {_duration(seconds / n_workers)} on "
+                      f"{n_workers} workers)", flush=True)
     outcomes = run_sweeps([plan for _, plan in planned], scheduler=scheduler, workers=workers,
                           show_progress=show_progress, echo=echo)
+    for _, plan in planned:
+        for t in plan.tasks:
+            if t.status == "finished" and os.path.isfile(plan.run_path(t)):
+                compact_run(plan.run_path(t))
     reports = {p.name: PartReport(p, None, skipped_reason=why) for p, why in missing}
     for (part, plan), outcome in zip(planned, outcomes):
         rep = PartReport(part, plan, outcome)
@@ -758,7 +824,8 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
             lines += [f"Figures drawn {rep.figures_note}." if rep.figures_note.startswith("from")
                       else rep.figures_note[:1].upper() + rep.figures_note[1:] + ".", ""]
         lines += [f"Runs, index and summary: `{os.path.relpath(rep.plan.out_dir, os.path.dirname(rep.plan.out_dir))}/` "
-                  f"(`sweep.json`, `summary.txt`, `runs/*.h5`).", ""]
+                  f"(`sweep.json`, `summary.txt`, `runs/*.h5`: the finished run files, compacted; a "
+                  f"rerun into this folder skips them).", ""]
     m = machine_info()
     lines += ["## Machine", "",
               f"- CPU: {m['cpu']}, {m['cores']} cores", f"- memory: {m['memory'] or 'unknown'}",

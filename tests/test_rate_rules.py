@@ -136,3 +136,32 @@ def test_divergence_names_example_and_layer(backend):
     err = info.value
     assert err.step is not None and err.step >= 100 and err.layer in range(net.n_layers)
     assert f"example {err.step}" in str(err) and f"W{err.layer}" in str(err)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_weight_decay_below_float32_resolution_is_applied(backend):
+    """The paper's MNIST decay (eta = 1e-3, alpha = 1e-6: a factor 1 - 1e-9 per example) rounds to
+    1 in float32 when applied step by step; both backends must still shrink W by (1 - 1e-9)^n."""
+    net = small_net("shallow")
+    net.freeze(0, 1)                       # only the output layer learns; its update is set to zero
+    X, Y = data(2000)
+    Y = net.predict(X)                     # zero error: the change in W is the decay alone
+    w0 = [w.astype(np.float64) for w in net.W]
+    eta, alpha = 1e-6, 1e-3                # 1 - 1e-9 per example, 2000 examples: W shrinks by 2e-6
+                                           # (30 float32 steps), the update (eta * ~0 error) far less
+    train(net, X, Y, "shallow", eta, decay=alpha, backend=backend)
+    expected = (1 - eta * alpha) ** X.shape[0]
+    ratio = net.W[-1].astype(np.float64) / np.where(w0[-1] == 0, 1, w0[-1])
+    np.testing.assert_allclose(ratio[w0[-1] != 0], expected, rtol=3e-7)
+    for l in (0, 1):
+        assert np.array_equal(net.W[l], w0[l].astype(np.float32))
+
+
+def test_numpy_spec_keeps_a_decay_that_float32_would_round_away():
+    net = small_net("fa")
+    X, Y = data(500)
+    with_decay, without = net.copy(), net.copy()
+    train(with_decay, X, Y, "fa", 1e-3, decay=1e-6, backend="numpy")     # 1 - 1e-9 per example
+    train(without, X, Y, "fa", 1e-3, decay=0.0, backend="numpy")
+    shrink = np.abs(with_decay.W[0]).sum() / np.abs(without.W[0]).sum()
+    assert shrink < 1 and abs(shrink - (1 - 5e-7)) < 2e-7

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import h5py
 import numpy as np
@@ -58,6 +59,29 @@ SCHEMA = {
 }
 
 
+def estimate_seconds(params) -> float:
+    """Projected wall time of one run file on this machine: a short timed block of training and
+    of evaluation, scaled to the file's runs, arms, epochs and evaluations."""
+    net_p, data_p, train_p = params["network"], params["data"], params["train"]
+    rng = np.random.default_rng(0)
+    X = (rng.random((2000, 784)) < 0.19).astype(np.float32) * rng.random((2000, 784), dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 2000)]
+    net = RateNet.init([784, net_p["hidden"], 10], rng, hidden="logistic", output="logistic",
+                       init_scale=net_p["init_scale"], feedback_scale=net_p["feedback_scale"])
+    scratch = Scratch.for_net(net)
+    train(net, X, Y, "fa", 1e-3, order=np.arange(10), scratch=scratch, record_angle=True)    # compile
+    t = time.perf_counter()
+    train(net, X, Y, "fa", 1e-3, order=np.arange(2000), scratch=scratch, record_angle=True)
+    per_example = (time.perf_counter() - t) / 2000
+    t = time.perf_counter()
+    net.predict(X)
+    per_prediction = (time.perf_counter() - t) / 2000
+    evaluated = data_p["test_examples"] + data_p["train_error_examples"]
+    per_epoch = (data_p["train_examples"] * per_example
+                 + train_p["evals_per_epoch"] * evaluated * per_prediction)
+    return params["runs"] * len(params["arms"]) * train_p["epochs"] * per_epoch
+
+
 def load_data(data_p):
     images, labels = mnist.load("train", data_p["path"])
     test_images, test_labels = mnist.load("test", data_p["path"])
@@ -102,7 +126,8 @@ def run(params, out, ctx):
                 error, angle = _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_check,
                                           range(first_epoch, epochs), train_p, eval_interval, block,
                                           (seed, STREAM, k), bar,
-                                          on_epoch=lambda e, net=net, arm=arm, k=k: ckpt.save(out, net, arm, k, e))
+                                          on_epoch=lambda e, net=net, arm=arm, k=k: ckpt.save(out, net, arm, k, e),
+                                          log=ctx.log)
                 done[(arm, k)] = (error, angle)
                 ckpt.save(out, None, arm, k, epochs)
                 ctx.log(f"run {k} {arm}: test error {100 * error:.2f}% after {epochs} epochs")
@@ -122,7 +147,7 @@ def run(params, out, ctx):
 
 
 def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_check, epoch_range, train_p,
-               eval_interval, block, order_seed, bar, on_epoch):
+               eval_interval, block, order_seed, bar, on_epoch, log=None):
     """Train one net over ``epoch_range``; return its final test error and last block's mean angle.
 
     Epoch e visits the images in the order seeded(*order_seed, e), so a resumed run sees exactly
@@ -147,6 +172,7 @@ def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_chec
 
     error = evaluate() if epoch_range.start == 0 else metrics.classification_error(net, X_test, test_labels)
     for epoch in epoch_range:
+        t_epoch = time.perf_counter()
         order = seeded(*order_seed, epoch).permutation(n_train)
         next_eval = eval_interval
         for start in range(0, n_train, block):
@@ -170,6 +196,11 @@ def _train_run(out, prefix, net, rule, X, Y, labels, X_test, test_labels, n_chec
                 error = evaluate()
                 next_eval += eval_interval
         on_epoch(epoch + 1)
+        if log is not None:
+            per_epoch = time.perf_counter() - t_epoch
+            left = epoch_range.stop - epoch - 1
+            log(f"{prefix} epoch {epoch + 1}/{epoch_range.stop}: test error {100 * error:.2f}%, "
+                f"{per_epoch:.1f} s per epoch, {left * per_epoch / 60:.1f} min left in this run")
     if net.W_mask is not None:
         out.put(f"{prefix.replace('/', '_')}_mask_violations",
                 np.array([int(np.count_nonzero(w[m == 0])) for w, m in zip(net.W, net.W_mask)]))

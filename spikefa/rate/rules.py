@@ -13,7 +13,8 @@ g_l = d_l * f'(a_l) and d_L = e = y* - y at the output. The rules differ in d_l 
                     the summed input a_l of every unit, the change in the loss 1/2 |e|^2 correlated
                     with it (an unbiased estimate of -dL/da_l)
 
-Weight decay: W <- W - eta*alpha*W at each update (biases are not decayed). Masked elements of W
+Weight decay: W <- W - eta*alpha*W at each update (biases are not decayed: MODEL.md decays W only
+in the rate networks), kept in a float64 scale so that it is not lost to float32 rounding. Masked elements of W
 stay at zero. Frozen layers do not change at all.
 """
 
@@ -125,29 +126,60 @@ def descent_directions(net: RateNet, X, Y, rule: str, noise_rows=None, sigma: fl
 
 
 def train_step(net: RateNet, X, Y, rule: str, eta: float, decay: float = 0.0,
-               noise_rows=None, sigma: float = 0.0) -> None:
-    """One update from a batch (X, Y) (a batch of one row is a per-example update), in place."""
-    directions = descent_directions(net, X, Y, rule, noise_rows, sigma)
+               noise_rows=None, sigma: float = 0.0, scales: np.ndarray | None = None) -> None:
+    """One update from a batch (X, Y) (a batch of one row is a per-example update), in place.
+
+    With ``scales`` (float64, one per layer) layer l's true weights are scales[l] * net.W[l]:
+    weight decay multiplies the scale, and the update is divided by it. At the paper's MNIST
+    settings one step's decay factor 1 - eta*alpha = 1 - 1e-9 rounds to 1 in float32, so a decay
+    applied to float32 weights step by step would be lost; the scale keeps it (fold it back with
+    ``fold_scales``). Without ``scales`` the decay is applied to the weights directly.
+    """
+    eager = scales is None
+    if eager:
+        scales = np.ones(net.n_layers)
     dt = net.dtype
+    view = net if np.all(scales == 1.0) else _scaled_view(net, scales)
+    directions = descent_directions(view, X, Y, rule, noise_rows, sigma)
     for l, step in enumerate(directions):
         if step is None or net.frozen[l]:
             continue
         dW, db = step
         W = net.W[l]
-        if decay:
-            W *= dt.type(1.0 - eta * decay)
-        dW *= dt.type(eta)
+        scales[l] *= 1.0 - eta * decay
+        dW *= dt.type(eta / scales[l])
         W += dW
         if net.W_mask is not None:
             W *= net.W_mask[l]
         net.b[l] += dt.type(eta) * db
+    if eager:
+        fold_scales(net, scales)
+
+
+def _scaled_view(net: RateNet, scales) -> RateNet:
+    """The same network with its true weights scales[l] * W[l] (a copy of W; b and B shared)."""
+    import copy
+
+    view = copy.copy(net)
+    view.W = [w * net.dtype.type(s) for w, s in zip(net.W, scales)]
+    return view
+
+
+def fold_scales(net: RateNet, scales: np.ndarray) -> None:
+    """Multiply each layer's pending decay scale into its weights and reset it to 1."""
+    for l, s in enumerate(scales):
+        if s != 1.0:
+            net.W[l] *= net.dtype.type(s)
+            scales[l] = 1.0
 
 
 def train_numpy(net: RateNet, X, Y, rule: str, eta: float, decay: float = 0.0, order=None,
                 batch_size: int = 1, noise=None, sigma: float = 0.0) -> None:
     """Train on the rows of X in ``order`` (default: as given), ``batch_size`` rows per update."""
     order = np.arange(X.shape[0]) if order is None else np.asarray(order)
+    scales = np.ones(net.n_layers)
     for start in range(0, order.size, batch_size):
         idx = order[start:start + batch_size]
         rows = None if noise is None else noise[start:start + batch_size]
-        train_step(net, X[idx], Y[idx], rule, eta, decay, rows, sigma)
+        train_step(net, X[idx], Y[idx], rule, eta, decay, rows, sigma, scales)
+    fold_scales(net, scales)
