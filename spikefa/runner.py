@@ -19,7 +19,7 @@ from typing import Callable
 
 from . import experiments
 from .config import Model, load_model
-from .errors import DivergenceError, SpikefaError
+from .errors import DivergenceError, OutputError, SpikefaError
 from tqdm import tqdm
 
 from .progress import bar, format_table
@@ -77,6 +77,29 @@ def default_out_path(model: Model) -> str:
     return os.path.join("runs", f"{stem}{tail}-{stamp}.h5")
 
 
+def make_out_folder(folder: str) -> None:
+    """Create an output folder, or say in one line why it cannot be (a read-only working directory)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        where = os.path.abspath(folder)
+        raise OutputError(f"cannot create the output folder {where} ({exc.strerror or exc}); run from a "
+                          f"writable folder or choose another --out") from None
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"the output folder {os.path.abspath(folder)} is not writable; run from a writable "
+                          f"folder or choose another --out")
+
+
+def check_out_file(path: str) -> None:
+    """Before any work: ``path`` can become a run file (not a folder, not a device such as /dev/null)."""
+    if os.path.isdir(path):
+        raise OutputError(f"{path}: is a folder; give a file name ending in .h5 for --out")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise OutputError(f"{path}: not a regular file (a device or pipe cannot hold a run file); give a file "
+                          f"name ending in .h5 for --out")
+    check_writable(path)
+
+
 def run_model(model: Model, out_path: str | None = None, *, quick: bool = False, resume: str | None = None,
               show_progress: bool = True, echo: bool = True) -> tuple[str, list[dict]]:
     """Run ``model``; return the run file's path and the summary rows.
@@ -86,8 +109,8 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
     """
     if out_path is None:
         out_path = default_out_path(model)
-        os.makedirs(os.path.dirname(out_path), exist_ok=True)
-    check_writable(out_path)
+        make_out_folder(os.path.dirname(out_path))
+    check_out_file(out_path)
     module = experiments.get(model.experiment)
     ctx = RunContext(model=model, quick=quick, resume=resume, out_path=out_path, show_progress=show_progress)
     t0 = time.perf_counter()

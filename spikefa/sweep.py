@@ -30,8 +30,10 @@ import math
 import os
 import queue
 import re
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -579,6 +581,32 @@ class ClusterInfo:
 
 
 @contextmanager
+def _children_ignore_ctrl_c():
+    """Processes started inside this block ignore SIGINT (inherited through exec) and stay quiet.
+
+    Ctrl-C reaches every process of the terminal's group: the workers would each print a
+    traceback of their interrupted task. The sweep's own process handles it and closes the
+    cluster, which stops the workers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # after Ctrl-C, multiprocessing's resource tracker (started here) warns about the workers'
+    # semaphores, which the closing cluster removes anyway
+    warnings = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [warnings, "ignore:resource_tracker:UserWarning"]))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if warnings is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = warnings
+
+
+@contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None):
     """A client on ``scheduler``, or on a new local cluster of ``workers`` processes (default: cores)."""
     from distributed import Client, LocalCluster
@@ -617,8 +645,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None):
     env = {name: str(threads) for name in _THREAD_ENV}
     # Workers are processes with one task slot each: numba and numpy release the GIL unevenly, and
     # a crash or kill takes down one task, not all of them.
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    with _children_ignore_ctrl_c():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, env=env,
+                               dashboard_address=None, silence_logs=logging.ERROR)
     client = Client(cluster)
     try:
         yield ClusterInfo(client, workers, threads, {}, local=True)
@@ -645,8 +674,10 @@ def run_sweeps(plans: list[SweepPlan], *, scheduler: str | None = None, workers:
     Ctrl-C stops the sweep: tasks not finished go back to pending in the index, and a rerun resumes.
     """
     skipped = {}
+    from .runner import make_out_folder
+
     for plan in plans:
-        os.makedirs(os.path.join(plan.out_dir, "runs"), exist_ok=True)
+        make_out_folder(os.path.join(plan.out_dir, "runs"))
         skipped[plan.name] = mark_finished_tasks(plan)
         for task in plan.tasks:
             if task.status != "finished":

@@ -19,7 +19,7 @@ ALIGNING_RULES = ("fa", "fa_fprime", "dfa")
 
 
 def sizes_field(default, doc="layer sizes, input first") -> Field:
-    return Field(default, "list[int]", doc, min=1, min_len=3)
+    return Field(default, "list[int]", doc, min=1, max=100_000, min_len=3, max_len=64)
 
 
 def scale_field(default, doc) -> Field:

@@ -24,7 +24,8 @@ SCHEMA = {
     },
     "task": {
         "teacher_scale": Field(1.0, "float", "target matrix T ~ U[-s, s]", min=0, min_exclusive=True),
-        "test_examples": Field(1000, "int", "held-out examples on which NSE is measured", min=1),
+        "test_examples": Field(1000, "int", "held-out examples on which NSE is measured", min=1,
+                                   max=1_000_000),
     },
     "train": {
         "rules": _rate.rules_field(["bp", "fa", "shallow", "node_perturbation"]),

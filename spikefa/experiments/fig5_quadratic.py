@@ -29,7 +29,8 @@ SCHEMA = {
     "task": {
         "q_scale": Field(0.5, "float", "elements of every Q_k ~ U[-s, s]", min=0, min_exclusive=True),
         "x_range": Field(2.0, "float", "inputs ~ U[-r, r]", min=0, min_exclusive=True),
-        "test_examples": Field(1000, "int", "held-out examples on which NSE is measured", min=1),
+        "test_examples": Field(1000, "int", "held-out examples on which NSE is measured", min=1,
+                                   max=1_000_000),
     },
     "train": {
         "rules": _rate.rules_field(["fa", "bp"], "rules trained without phases (5a), one arm each"),
