@@ -41,7 +41,7 @@ def clone(net: SpikingNetwork, **changes) -> SpikingNetwork:
 
 
 def copy_weights(src: SpikingNetwork, dst: SpikingNetwork) -> None:
-    """dst's W, b and B become src's (the lazy decay of both is folded in first)."""
+    """dst's W, b and B become src's true ones (writing folds dst's pending decay; reading src changes nothing)."""
     for mine, theirs in ((dst.W, src.W), (dst.b, src.b), (dst.B, src.B)):
         for a, b in zip(mine, theirs):
             if a is not None and b is not None:

@@ -17,8 +17,8 @@ not change training and evaluating twice gives the same answer.
 
 State is plain numpy, indexed by the paper's layer numbers l (0 = input): ``W[l]`` (n_l, n_{l-1}),
 ``b[l]``, ``B[l]`` (hidden l only; None for bp/none), ``V[l]``, ``U[l]``, ``spikes[l]`` (S, n_l);
-index 0 of W, b, B, V, U is None. W[l] is a view of the stored weights with the pending lazy
-decay folded in, so ``net.W[2][...] = new`` sets them. With the cuda backend the host arrays are
+index 0 of W, b, B, V, U is None. W[l] is the stored weights times their pending lazy decay;
+reading it changes nothing, and ``net.W[2][...] = new`` sets them. With the cuda backend the host arrays are
 copied to the device when train/test starts and back when it returns.
 
 Observers (recorders) are called after every training step as ``observer.on_step(net)``; during
@@ -41,6 +41,35 @@ from .state import F32, new_streams, new_weights
 STATE_VARS = ("spikes", "V", "U", "mod", "error")
 TRAIN, TEST = 0, 1          # "purpose" word of the random keys
 _BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks) when no observer is attached
+
+
+class _DecayedWeights(np.ndarray):
+    """W[l] while decay is pending: scale * WT.T, computed in float64 and rounded once.
+
+    Folding the decay into the stored float32 weights on every read would round it away
+    (1 - 1e-8 is 1.0 in float32) and so change the run; only a write folds it. Slices of this
+    array are plain copies: write through ``net.W[l][index] = value``.
+    """
+
+    @classmethod
+    def of(cls, weights, h: int) -> "_DecayedWeights":
+        true = (weights.WT[h].T.astype(np.float64) * weights.scale[h]).astype(F32)
+        arr = true.view(cls)
+        arr._owner = (weights, h)
+        return arr
+
+    def __array_finalize__(self, obj):
+        self._owner = None          # views and results of arithmetic do not write through
+
+    def __setitem__(self, index, value):
+        super().__setitem__(index, value)
+        if self._owner is not None:
+            weights, h = self._owner
+            WT = weights.WT[h]
+            if weights.scale[h] != 1.0:    # in float64, so no weight loses its decay to rounding
+                WT[...] = (WT.astype(np.float64) * weights.scale[h]).astype(F32)
+                weights.scale[h] = 1.0
+            WT.T[index] = value
 
 
 class SpikingNetwork:
@@ -68,8 +97,14 @@ class SpikingNetwork:
 
     @property
     def W(self) -> list:
-        self.weights.fold_decay()
-        return [None] + [WT.T for WT in self.weights.WT]
+        """The true weights. Reading changes nothing: where decay is pending (scale != 1) they are
+        computed, and assigning into one (``net.W[2][...] = new``) first folds that decay into the
+        stored weights, then writes there."""
+        out = [None]
+        for h, WT in enumerate(self.weights.WT):
+            scale = self.weights.scale[h]
+            out.append(WT.T if scale == 1.0 else _DecayedWeights.of(self.weights, h))
+        return out
 
     @property
     def b(self) -> list:
