@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 # shown in --help; tests run each on the models it names
-SET_EXAMPLES = ("--set network.tau=0.5 (spiking models: the default, fig4_spiking, compare_rate_spiking), "
+SET_EXAMPLES = ("--set network.tau=0.5 (the default model, fig4_spiking, compare_rate_spiking), "
                 "--set train.examples=500 (fig2_linear, fig3d_deep, fig5_quadratic), "
                 "--set train.epochs=2 (fig3a_mnist)")
 

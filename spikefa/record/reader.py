@@ -323,5 +323,5 @@ def _bisect(ds, n: int, value: int) -> int:
 
 
 def _short(a) -> str:
-    a = list(np.asarray(a))
+    a = np.asarray(a).tolist()      # plain ints: [782], not [np.int64(782)]
     return str(a) if len(a) <= 12 else str(a[:12])[:-1] + ", ...]"
