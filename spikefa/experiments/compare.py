@@ -31,7 +31,7 @@ _TRAIN_KEYS = ("images", "steps_per_image", "test_steps", "eval_every", "shuffle
 SCHEMA = {
     "seed": SPIKING_SCHEMA["seed"],
     "network": {k: v for k, v in SPIKING_SCHEMA["network"].items() if k != "mode"},
-    "data": SPIKING_SCHEMA["data"],
+    "data": {k: v for k, v in SPIKING_SCHEMA["data"].items() if k != "validation_size"},
     "train": {k: SPIKING_SCHEMA["train"][k] for k in _TRAIN_KEYS},
     "compare": {
         "trials": Field(20, "int", "spiking trials averaged (parallel streams) for the activity distance and "

@@ -1,10 +1,17 @@
 """Experiment "spiking": train the continuous-time spiking network of Figure 4 and test it at intervals.
 
 Model file tables: [network] (spikefa.spiking.params.NETWORK_SCHEMA), [data], [train] and
-[record] (recorders, spikefa.record). Writes /metrics/<arm>/examples_seen, test_error, train_error
-and images_per_s at every evaluation, saves a checkpoint (ctx.checkpoint_path()) at every
-evaluation and every train.checkpoint_every images, and continues from one with --resume: the
-resumed run computes exactly what the run never stopped would have.
+[record] (recorders, spikefa.record). Writes /metrics/<arm>/examples_seen, test_error, train_error,
+images_per_s and eta (and validation_error with data.validation_size) at every evaluation, saves a
+checkpoint (ctx.checkpoint_path()) at every evaluation and every train.checkpoint_every images, and
+continues from one with --resume: the resumed run computes exactly what the run never stopped would
+have, learning-rate schedule included.
+
+The learning-rate schedule (train.eta_drop_*, not in the paper) multiplies eta by eta_drop_factor
+when the error it watches has not fallen by eta_drop_min_delta for eta_drop_patience scheduled
+evaluations. It watches the validation error (the last data.validation_size training images, held
+out from training) when there is one, else the test error; the summary's ``eta_decided_on`` says
+which.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import numpy as np
 from ..config import Field
 from ..errors import ConfigError, DataError
 from ..spiking import NETWORK_SCHEMA, SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
-from ..spiking.params import SEED, STEPS_TEST, STEPS_TRAIN, check_network
+from ..spiking.params import SEED, STEPS_TEST, STEPS_TRAIN, TEST_CARRY, TEST_READOUT, check_network
 
 try:
     from ..record import RECORD_SCHEMA, build_recorders
@@ -37,6 +44,10 @@ SCHEMA = {
                       optional=True),
         "train_size": Field(0, "int", "use only the first n training images (0: all)", min=0, max=MAX_IMAGES),
         "test_size": Field(0, "int", "use only the first n test images (0: all)", min=0, max=MAX_IMAGES),
+        "validation_size": Field(0, "int", "hold the last n training images (of train_size) out of training; "
+                                 "their error is written at every evaluation and is what the eta schedule "
+                                 "decides on (0: none; the schedule then decides on the test error)",
+                                 min=0, max=MAX_IMAGES),
         "synthetic_grid": Field(12, "int", "synthetic images are grid x grid pixels", min=6, max=100),
         "synthetic_train": Field(5000, "int", "synthetic training samples", min=10, max=1_000_000),
         "synthetic_test": Field(1000, "int", "synthetic test samples", min=10, max=1_000_000),
@@ -46,6 +57,15 @@ SCHEMA = {
                         max=MAX_IMAGES),
         "steps_per_image": STEPS_TRAIN,
         "test_steps": STEPS_TEST,
+        "test_readout": TEST_READOUT,
+        "test_carry": TEST_CARRY,
+        "eta_drop_factor": Field(1.0, "float", "not in the paper: multiply eta by this factor when the watched "
+                                 "error (validation if data.validation_size, else test) has not fallen for "
+                                 "eta_drop_patience evaluations (1: constant eta)", min=0, max=1, min_exclusive=True),
+        "eta_drop_patience": Field(3, "int", "scheduled evaluations without an improvement of at least "
+                                   "eta_drop_min_delta before eta drops", min=1, max=MAX_IMAGES),
+        "eta_drop_min_delta": Field(0.0, "float", "how much the watched error (a fraction) must fall below its "
+                                    "best to count as an improvement", min=0, max=1),
         "eval_every": Field(10000, "int", "images between test-set evaluations", min=1, max=MAX_IMAGES),
         "checkpoint_every": Field(0, "int", "images between checkpoints besides those at evaluations "
                                   "(0: only at evaluations)", min=0, max=MAX_IMAGES),
@@ -102,6 +122,9 @@ def load_data(params: dict):
         X, y = X[:d["train_size"]], y[:d["train_size"]]
     if d["test_size"]:
         Xt, yt = Xt[:d["test_size"]], yt[:d["test_size"]]
+    if d.get("validation_size", 0) >= len(X):
+        raise ConfigError(f"data.validation_size = {d['validation_size']} holds out every one of the {len(X)} "
+                          f"training images; hold out fewer (or raise data.train_size)")
     if X.shape[1] != sizes[0]:
         raise ConfigError(f"network.sizes starts with {sizes[0]} input units but {d['dataset']} images have "
                           f"{X.shape[1]} pixels; set the first entry of network.sizes to {X.shape[1]}")
@@ -112,10 +135,21 @@ def load_data(params: dict):
     return X, y, Xt, yt
 
 
+def split_validation(params: dict, X, y):
+    """(training images, labels, validation images, labels): the last data.validation_size
+    training images held out (validation None when it is 0)."""
+    n = params["data"].get("validation_size", 0)
+    if not n:
+        return X, y, None, None
+    return X[:-n], y[:-n], X[-n:], y[-n:]
+
+
 def network_params(params: dict) -> SpikingParams:
     t = params["train"]
     return SpikingParams.from_table(params["network"], steps_train=t["steps_per_image"],
-                                    steps_test=t["test_steps"], seed=params["seed"], shuffle=t["shuffle"])
+                                    steps_test=t["test_steps"], seed=params["seed"], shuffle=t["shuffle"],
+                                    test_readout=t.get("test_readout", "spikes"),
+                                    test_carry=t.get("test_carry", False))
 
 
 # may differ between a checkpoint and its resumption: how the same network is computed
@@ -147,6 +181,7 @@ def _with_runtime(net: SpikingNetwork, wanted: SpikingParams) -> SpikingNetwork:
     fresh.weights.scale[:] = net.weights.scale
     fresh.state.copy_from(net.state)
     fresh.step, fresh.images_seen = net.step, net.images_seen
+    fresh.eta = net.eta
     return fresh
 
 
@@ -155,20 +190,33 @@ def run(params: dict, out, ctx) -> list[dict]:
     t = params["train"]
     arm = arm_name(params)
     X, y, Xt, yt = load_data(params)
+    X, y, Xv, yv = split_validation(params, X, y)
+    metric_names = ("examples_seen", "test_error", "train_error", "images_per_s", "eta")
+    if Xv is not None:
+        metric_names += ("validation_error",)
+    # the learning-rate schedule (not in the paper): what it watches, its best error and the
+    # scheduled evaluations since then
+    drop = t["eta_drop_factor"] < 1
+    watched = "-" if not drop else ("validation" if Xv is not None else "test")
+    schedule = {"best": None, "since_best": 0}
     history = []
     if ctx.resume:
         net, extra = _resume(ctx.resume, p)
-        history = [tuple(row) for row in extra.get("history", [])]
-        for seen, err, train_err, rate in history:   # the curve so far goes into this run file too
-            out.append(f"{arm}/examples_seen", seen)
-            out.append(f"{arm}/test_error", err)
-            out.append(f"{arm}/train_error", train_err)
-            out.append(f"{arm}/images_per_s", rate)
-        ctx.log(f"resuming from {ctx.resume} at {net.images_seen} images, step {net.step}")
+        names = extra.get("history_names", metric_names[:4])    # older checkpoints: the first four
+        history = [dict(zip(names, row)) for row in extra.get("history", [])]
+        for row in history:   # the curve so far goes into this run file too
+            row.setdefault("eta", p.eta)
+            row.setdefault("validation_error", float("nan"))
+            for name in metric_names:
+                out.append(f"{arm}/{name}", row[name])
+        schedule.update(extra.get("eta_schedule", {}))
+        ctx.log(f"resuming from {ctx.resume} at {net.images_seen} images, step {net.step}, eta {net.eta:g}")
     else:
         net = SpikingNetwork(p)
+    if drop:
+        ctx.log(f"eta schedule (not in the paper): x{t['eta_drop_factor']:g} after {t['eta_drop_patience']} "
+                f"evaluations without a fall of {t['eta_drop_min_delta']:g} in the {watched} error")
     recording = None
-    metric_names = ("examples_seen", "test_error", "train_error", "images_per_s")
     for name in metric_names:   # before recorders start SWMR, so evaluations reach the file live
         out.declare_metric(f"{arm}/{name}")
     if build_recorders is not None and params["record"].get("recorders"):
@@ -206,15 +254,22 @@ def run(params: dict, out, ctx) -> list[dict]:
             scheduled = net.images_seen >= next_eval
             if scheduled or net.images_seen >= total:
                 err = net.test(Xt, yt)
+                val_err = net.test(Xv, yv) if Xv is not None else float("nan")
                 last_train_error = window_errors / max(1, window_images)
                 elapsed = time.perf_counter() - started
                 rate = (net.images_seen - images_at_start) / max(elapsed, 1e-9)
-                row = (net.images_seen, err, last_train_error, rate)
-                for name, value in zip(metric_names, row):
-                    out.append(f"{arm}/{name}", value)
+                note = ""
+                if scheduled and drop:
+                    note = _eta_schedule(net, schedule, val_err if Xv is not None else err, t)
+                # eta: the learning rate training goes on with after this evaluation
+                row = dict(examples_seen=net.images_seen, test_error=err, train_error=last_train_error,
+                           images_per_s=rate, eta=net.eta, validation_error=val_err)
+                for name in metric_names:
+                    out.append(f"{arm}/{name}", row[name])
                 out.flush()
-                ctx.log(f"{net.images_seen} images: test error {err:.4f}, training error "
-                        f"{last_train_error:.4f}, {rate:.1f} images/s")
+                ctx.log(f"{net.images_seen} images: test error {err:.4f}, "
+                        + (f"validation error {val_err:.4f}, " if Xv is not None else "")
+                        + f"training error {last_train_error:.4f}, {rate:.1f} images/s" + note)
                 final = row
                 if scheduled:
                     # an evaluation only because the run ends here is not part of the schedule that a
@@ -223,16 +278,39 @@ def run(params: dict, out, ctx) -> list[dict]:
                     window_errors = window_images = 0
             if recording is not None:
                 recording.flush()   # a checkpoint must not be ahead of the recordings it continues
-            save_checkpoint(net, ckpt_path, extra={"history": history, "arm": arm, "window_errors": window_errors,
-                                                   "window_images": window_images})
+            save_checkpoint(net, ckpt_path, extra={
+                "history": [[row[name] for name in metric_names] for row in history],
+                "history_names": list(metric_names), "eta_schedule": schedule, "arm": arm,
+                "window_errors": window_errors, "window_images": window_images})
     finally:
         bar.close()
         if recording is not None:
             recording.close()
     elapsed = time.perf_counter() - started
     if final is None:
-        final = (net.images_seen, float("nan"), last_train_error, 0.0)
-    return [{"arm": arm, "dataset": params["data"]["dataset"], "mode": p.mode, "backend": p.backend,
-             "images": net.images_seen, "steps": net.step, "test_error": final[1], "train_error": final[2],
-             "images_per_s": (net.images_seen - images_at_start) / max(elapsed, 1e-9),
-             "checkpoint": ckpt_path}]
+        final = dict(test_error=float("nan"), train_error=last_train_error, validation_error=float("nan"))
+    summary = {"arm": arm, "dataset": params["data"]["dataset"], "mode": p.mode, "backend": p.backend,
+               "images": net.images_seen, "steps": net.step, "test_error": final["test_error"],
+               "train_error": final["train_error"]}
+    if Xv is not None:
+        summary["validation_error"] = final["validation_error"]
+    if drop:
+        summary.update(eta=net.eta, eta_decided_on=watched)
+    summary.update(images_per_s=(net.images_seen - images_at_start) / max(elapsed, 1e-9), checkpoint=ckpt_path)
+    return [summary]
+
+
+def _eta_schedule(net: SpikingNetwork, schedule: dict, error: float, t: dict) -> str:
+    """One scheduled evaluation of the plateau schedule: eta drops by eta_drop_factor after
+    eta_drop_patience evaluations in a row without a fall of eta_drop_min_delta below the best
+    error so far. Returns a note for the log."""
+    best = schedule["best"]
+    if best is None or error < best - t["eta_drop_min_delta"]:
+        schedule["best"], schedule["since_best"] = float(error), 0
+        return ""
+    schedule["since_best"] += 1
+    if schedule["since_best"] < t["eta_drop_patience"]:
+        return ""
+    schedule["since_best"] = 0
+    net.eta = net.eta * t["eta_drop_factor"]
+    return f"; eta lowered to {net.eta:g}"

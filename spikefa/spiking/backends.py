@@ -24,6 +24,10 @@ class NumpyBackend:
     def __init__(self, params: SpikingParams, weights: Weights):
         self.params = params
         self.weights = weights
+        self.eta = float(params.eta)    # the learning rate now: params.eta until a schedule changes it
+
+    def set_eta(self, eta: float) -> None:
+        self.eta = float(eta)
 
     def to_device(self, state: StreamState):
         return state
@@ -31,9 +35,12 @@ class NumpyBackend:
     def to_host(self, state: StreamState, device_state) -> None:
         pass
 
-    def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose):
+    def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
+            readout=0, fresh=False):
+        """``readout``: what the votes add up (0 spikes, 1 sigma(V_L), 2 V_L); ``fresh``: V = U = 0 at
+        the first step of each image (reference.run_steps)."""
         reference.run_steps(self.params, self.weights, state, X, order, labels, counts, seq0, n_steps,
-                            steps_per_image, t0, learn, purpose)
+                            steps_per_image, t0, learn, purpose, readout, fresh, self.eta)
 
     def nonfinite(self, state) -> tuple[str, int] | None:
         """(variable, layer l = 1..L) of the first NaN/inf in V or U, or None."""
@@ -75,6 +82,7 @@ class CpuBackend(NumpyBackend):
                             gamma=F32(p.gamma), phi_kind=cpu.PHI_CODES[p.phi],
                             fb_kind=cpu.FEEDBACK_CODES[p.feedback], g=int(p.units_per_class))
         self._gemm = self._blas = None
+        self.set_eta(p.eta)
         if self.kernel_for(p.streams) == "gemm":
             # training runs the gemm kernel: store WT Fortran-ordered (W row-major), the layout its
             # BLAS products run fastest on (gemm.py). Only spike-rows needs C order, and it is not used.
@@ -82,6 +90,10 @@ class CpuBackend(NumpyBackend):
                 w.WT[h] = np.asfortranarray(w.WT[h])
                 if w.maskT[h] is not None:
                     w.maskT[h] = np.asfortranarray(w.maskT[h])
+
+    def set_eta(self, eta: float) -> None:
+        self.eta = float(eta)
+        self.options["eta"] = F32(eta)
 
     def kernel_for(self, streams: int) -> str:
         """"gemm" or "spike-rows": params.cpu_kernel, or automatically gemm where the products have
@@ -105,7 +117,8 @@ class CpuBackend(NumpyBackend):
         largest = max(WT.size for WT in self.weights.WT)
         return cores if streams >= 4 and largest >= 1_000_000 else 1
 
-    def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose):
+    def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
+            readout=0, fresh=False):
         import numba
 
         o, w = self.options, self.weights
@@ -116,7 +129,7 @@ class CpuBackend(NumpyBackend):
                 self._gemm = GemmStep(self.params, w, self.B, o["fb_kind"])
             with self._blas_threads():
                 self._gemm.run(state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-                               o)
+                               o, readout, fresh)
             return
         threads = self.threads_for(state.streams)
         if threads == 1:
@@ -126,7 +139,7 @@ class CpuBackend(NumpyBackend):
             kernel = self.kernels.run_steps_parallel
         kernel(
             X, order, labels, counts, int(seq0), int(n_steps), int(steps_per_image), int(t0), bool(learn),
-            int(purpose), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"], o["phi_kind"], o["fb_kind"],
+            int(purpose), int(readout), bool(fresh), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"], o["phi_kind"], o["fb_kind"],
             o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT, self.use_mask, w.learns,
             tuple(state.s), tuple(state.V), tuple(state.P), tuple(state.U), tuple(state.Mod),
             tuple(state.A), tuple(state.D), threads)

@@ -2,8 +2,8 @@
 
 A checkpoint holds the parameters, every weight array exactly as stored (WT and its pending
 decay ``scale``, so a resumed run rounds exactly like one never stopped), b, B, masks, the
-training streams' V, U, P, Mod and spikes, the step counter and the position in the data stream
-(``images_seen``), plus a JSON ``extra`` dict for the caller (e.g. an experiment's progress).
+training streams' V, U, P, Mod and spikes, the step counter, the position in the data stream
+(``images_seen``) and the learning rate now (``net.eta``), plus a JSON ``extra`` dict for the caller (e.g. an experiment's progress).
 It is written to ``PATH.tmp`` and renamed over PATH, so a crash never leaves half a checkpoint.
 """
 
@@ -30,6 +30,7 @@ def save_checkpoint(net: SpikingNetwork, path: str, extra: dict | None = None) -
             h5.attrs["params"] = json.dumps(net.params.as_dict(), sort_keys=True)
             h5.attrs["step"] = net.step
             h5.attrs["images_seen"] = net.images_seen
+            h5.attrs["eta"] = net.eta       # the learning rate now, which a schedule may have lowered
             h5.attrs["seed"] = net.params.seed
             h5.attrs["extra"] = json.dumps(extra or {}, sort_keys=True)
             h5["scale"] = w.scale
@@ -85,6 +86,7 @@ def load_checkpoint(path: str, backend: str | None = None) -> tuple[SpikingNetwo
                     a[...] = g[f"{name}{i}"][()]
             net.step = int(h5.attrs["step"])
             net.images_seen = int(h5.attrs["images_seen"])
+            net.eta = float(h5.attrs.get("eta", net.params.eta))   # older checkpoints: params.eta
             extra = json.loads(h5.attrs["extra"])
     except (OSError, KeyError) as exc:
         raise DataError(f"{path}: checkpoint unreadable or incomplete ({exc}); use another checkpoint") from None

@@ -192,7 +192,7 @@ def _bias_and_factor(b, Mod, P, D, eta, gamma):
         b[i] += eta * total - gamma * b[i]
 
 
-def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
+def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh,
               seed, rate, tau, eta, gamma, phi_kind, fb_kind, g,
               WT, scale, b, B, maskT, use_mask, learns, s, V, P, U, Mod, A, D, slabs):
     """Steps seq0 .. seq0+n_steps-1 of an image sequence; the arguments of reference.run_steps,
@@ -203,6 +203,10 @@ def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, lea
     for q in range(seq0, seq0 + n_steps):
         i_img = q // steps_per_image
         t = np.uint64(t0 + q - seq0)
+        if fresh and q % steps_per_image == 0:
+            for h in range(L):
+                V[h][...] = 0
+                U[h][...] = 0
         _draw_input(X, order[i_img], s[0], seed64, t, purpose, rate)
         for h in range(L):
             _forward(WT[h], np.float32(scale[h]), b[h], s[h], A[h], V[h], P[h], s[h + 1], tau,
@@ -217,7 +221,12 @@ def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, lea
                     _feedback(WT[h + 1], np.float32(scale[h + 1]), Mod[h + 1], U[h], Mod[h], tau, phi_kind)
                 else:
                     _feedback(B[h], np.float32(1.0), Mod[L - 1], U[h], Mod[h], tau, phi_kind)
-        _count_votes(s[L], counts[i_img], g)
+        if readout == 1:
+            _count_votes(P[L - 1], counts[i_img], g)
+        elif readout == 2:
+            _count_votes(V[L - 1], counts[i_img], g)
+        else:
+            _count_votes(s[L], counts[i_img], g)
         if learn:
             for h in range(L):
                 if not learns[h]:

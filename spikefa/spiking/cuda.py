@@ -143,6 +143,13 @@ def _votes_kernel(out, counts, row, g):
 
 
 @cuda.jit
+def _zero_kernel(a):
+    idx = cuda.grid(1)
+    if idx < a.size:
+        a[idx // a.shape[1], idx % a.shape[1]] = np.float32(0.0)
+
+
+@cuda.jit
 def _factor_bias_kernel(b, Mod, P, D, eta, gamma):
     i = cuda.grid(1)
     S, n = P.shape
@@ -219,12 +226,16 @@ class CudaBackend:
         self.rate = p.mode == "rate"
         self.phi_kind = PHI_CODES[p.phi]
         self.fb_kind = FEEDBACK_CODES[p.feedback]
+        self.eta = float(p.eta)     # the learning rate now (a schedule may lower it)
         self._dev_states: dict = {}
         self._host_inputs: dict = {}
         self._dev_inputs: dict = {}
         self._dummy_mask = cuda.to_device(np.zeros((1, 1), dtype=np.bool_))
         self._flag = cuda.to_device(np.zeros(1, dtype=np.int32))
         self.d_WT = self.d_b = self.d_BT = self.d_maskT = None
+
+    def set_eta(self, eta: float) -> None:
+        self.eta = float(eta)
 
     # -- host <-> device -----------------------------------------------------------------------
     def _upload_weights(self):
@@ -262,10 +273,11 @@ class CudaBackend:
         return self._dev_inputs[name]
 
     # -- stepping ------------------------------------------------------------------------------
-    def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose):
+    def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
+            readout=0, fresh=False):
         p, w = self.params, self.weights
         L, S = len(w.WT), st.s[0].shape[0]
-        tau, eta, gamma = F32(p.tau), F32(p.eta), F32(p.gamma)
+        tau, eta, gamma = F32(p.tau), F32(self.eta), F32(p.gamma)
         seed = np.uint64(p.seed)
         dX = self._device_input("X", X)
         d_order = self._device_input("order", order)
@@ -275,6 +287,11 @@ class CudaBackend:
         for q in range(seq0, seq0 + n_steps):
             i_img = q // steps_per_image
             t = np.uint64(t0 + q - seq0)
+            if fresh and q % steps_per_image == 0:
+                for h in range(L):
+                    grid, block = _blocks(st.V[h].size)
+                    _zero_kernel[grid, block](st.V[h])
+                    _zero_kernel[grid, block](st.U[h])
             grid, block = _blocks(S * st.s[0].shape[1])
             _input_kernel[grid, block](dX, d_order[i_img], st.s[0], seed, t, purpose, self.rate)
             for h in range(L):
@@ -284,7 +301,8 @@ class CudaBackend:
                                              st.V[h], st.P[h], st.s[h + 1], tau, seed, t, h + 1, purpose,
                                              self.rate)
             grid, block = _blocks(S * counts.shape[2])
-            _votes_kernel[grid, block](st.s[L], d_counts, i_img - first, p.units_per_class)
+            votes = (st.s[L], st.P[L - 1], st.V[L - 1])[readout]
+            _votes_kernel[grid, block](votes, d_counts, i_img - first, p.units_per_class)
             if not learn:  # the feedback path only drives plasticity
                 continue
             grid, block = _blocks(S * st.P[L - 1].shape[1])

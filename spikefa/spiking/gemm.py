@@ -140,7 +140,8 @@ class GemmStep:
             self.scratch[streams] = Scratch(self.params.sizes, streams)
         return self.scratch[streams]
 
-    def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, o):
+    def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, o,
+            readout=0, fresh=False):
         w, L = self.weights, len(self.weights.WT)
         z = self._scratch(st.streams)
         seed, rate, tau, phi_kind, g = np.uint64(o["seed"]), o["rate"], o["tau"], o["phi_kind"], o["g"]
@@ -149,6 +150,10 @@ class GemmStep:
         for q in range(seq0, seq0 + n_steps):
             i_img = q // steps_per_image
             t = np.uint64(t0 + q - seq0)
+            if fresh and q % steps_per_image == 0:
+                for h in range(L):
+                    st.V[h].fill(0)
+                    st.U[h].fill(0)
             _draw_input(X, order[i_img], st.s[0], seed, t, purpose, rate)
             np.copyto(z.sT[0], st.s[0].T)
             for h in range(L):
@@ -160,7 +165,7 @@ class GemmStep:
                 np.copyto(z.sT[h + 1], st.s[h + 1].T)
             if learn:
                 self._feedback(st, z, L, tau, phi_kind, labels[i_img], g)
-            _count_votes(st.s[L], counts[i_img], g)
+            _count_votes((st.s[L], st.P[L - 1], st.V[L - 1])[readout], counts[i_img], g)
             if learn:
                 for h in range(L):
                     if not w.learns[h]:

@@ -10,10 +10,16 @@ and share the weights (their weight changes are summed); S = 1 is the paper's ne
 drawn from the training set in a fresh permutation per epoch (seeded), so the position in the data
 stream (``images_seen``) and the step counter (``step``) are all a checkpoint needs to continue.
 
-Testing arrests plasticity, starts from V = U = 0, shows each test image for M = steps_test steps
-(``test_streams`` at a time) and guesses the class whose output units spiked most. It uses its own
-random draws (purpose 1 of the counter-based generator, steps counted from 0), so evaluating does
-not change training and evaluating twice gives the same answer.
+Testing arrests plasticity, shows each test image for M = steps_test steps (``test_streams`` at a
+time, in a test state of its own) and guesses the class whose output units spiked most
+(``test_readout`` "spikes"; "rate" adds up sigma(V_L) instead, "psp" V_L). Each test image starts
+from V = U = 0, or with ``test_carry`` the dynamics run on from one test image to the next in each
+test stream (from 0 at the start of each evaluation). It uses its own random draws (purpose 1 of
+the counter-based generator, steps counted from 0), so evaluating does not change training and
+evaluating twice gives the same answer.
+
+``net.eta`` is the learning rate now: ``params.eta`` until set (a schedule lowering it); it is
+saved in checkpoints.
 
 State is plain numpy, indexed by the paper's layer numbers l (0 = input): ``W[l]`` (n_l, n_{l-1}),
 ``b[l]``, ``B[l]`` (hidden l only; None for bp/none), ``V[l]``, ``U[l]``, ``spikes[l]`` (S, n_l);
@@ -35,7 +41,7 @@ import numpy as np
 
 from ..errors import DataError, DivergenceError
 from .backends import make_backend
-from .params import SpikingParams
+from .params import READOUTS, SpikingParams
 from .state import F32, new_streams, new_weights
 
 STATE_VARS = ("spikes", "V", "U", "mod", "error")
@@ -94,6 +100,18 @@ class SpikingNetwork:
     @property
     def sizes(self):
         return self.params.sizes
+
+    @property
+    def eta(self) -> float:
+        """The learning rate used from now on (params.eta keeps the initial one)."""
+        return self.backend.eta
+
+    @eta.setter
+    def eta(self, value: float) -> None:
+        value = float(value)
+        if not (value >= 0 and np.isfinite(value)):
+            raise ValueError(f"eta = {value!r}: expected a finite number >= 0")
+        self.backend.set_eta(value)
 
     @property
     def W(self) -> list:
@@ -289,12 +307,13 @@ class SpikingNetwork:
         self._test_state.reset()
         live = self.backend.to_device(self._test_state)
         M = p.steps_test
+        readout, fresh = READOUTS.index(p.test_readout), not p.test_carry
         slots_per_block = max(1, _BLOCK_STEPS // M)
         t = 0
         for first in range(0, n_slots, slots_per_block):
             last = min(first + slots_per_block, n_slots)
             self.backend.run(live, images, order, dummy_labels, counts, first * M, (last - first) * M, M, t,
-                             False, TEST)
+                             False, TEST, readout, fresh)
             t += (last - first) * M
             bad = self.backend.nonfinite(live)
             if bad is not None:

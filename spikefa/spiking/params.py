@@ -20,6 +20,7 @@ FEEDBACK = ("fa", "bp", "direct", "none")
 BACKENDS = ("numpy", "cpu", "cuda")
 PHI = ("tanh", "linear")
 CPU_KERNELS = ("auto", "spike-rows", "gemm")
+READOUTS = ("spikes", "rate", "psp")   # the order is the kernels' readout code (0, 1, 2)
 
 # Upper bounds: far above any network this package trains, low enough that a typo fails here
 # and not as a MemoryError or an hours-long hang.
@@ -31,6 +32,13 @@ MAX_STEPS = 10_000           # time steps per image
 STEPS_TRAIN = Field(5, "int", "N: time steps each training image is shown for", min=1, max=MAX_STEPS)
 STEPS_TEST = Field(5, "int", "M: time steps each test image is shown for", min=1, max=MAX_STEPS)
 SEED = Field(0, "int", "seed of weights, feedback matrices, spikes and data order", min=0, max=INT_LIMIT)
+TEST_READOUT = Field("spikes", "str", "what a test image's class vote adds up over its M steps, per class "
+                     "group of output units: spikes (the paper's spike count), rate (sigma(V_L), the expected "
+                     "spike count: the same dynamics without the output layer's sampling noise), psp (V_L)",
+                     choices=READOUTS)
+TEST_CARRY = Field(False, "bool", "false: each test image starts from V = U = 0; true: test dynamics run on from "
+                   "one test image to the next in each test stream, as training's do (from 0 at the start "
+                   "of every evaluation, so evaluating never changes training)")
 
 NETWORK_SCHEMA = {
     "sizes": Field([784, 1500, 1500, 1500, 1000], "list[int]",
@@ -94,6 +102,8 @@ class SpikingParams:
     steps_test: int = 5
     seed: int = 0
     shuffle: bool = True
+    test_readout: str = "spikes"
+    test_carry: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
@@ -117,6 +127,8 @@ class SpikingParams:
         check_value(STEPS_TRAIN, self.steps_train, "steps_train", source)
         check_value(STEPS_TEST, self.steps_test, "steps_test", source)
         check_value(SEED, self.seed, "seed", source)
+        check_value(TEST_READOUT, self.test_readout, "test_readout", source)
+        check_value(TEST_CARRY, self.test_carry, "test_carry", source)
         if not isinstance(self.shuffle, bool):
             raise ConfigError(f"{source}: key 'shuffle' = {self.shuffle!r}: expected true or false")
         check_network(self.as_dict(), lambda key: source, prefix="")

@@ -19,6 +19,10 @@ phi = phi_d, tanh by default; all arithmetic float32):
                   biases decay in float32, where a gamma below 6e-8 rounds away, in every backend)
 Steps 3-5 run only while learning: with plasticity off (testing) the feedback path affects
 nothing, so it is not computed and U keeps its value.
+Votes (run_steps): after each step, counts[class] of each stream's image gains the sum over the
+class's output units of its spikes s_L (readout "spikes"), of sigma(V_L) (readout "rate": the
+expected spike count) or of V_L (readout "psp"). With ``fresh`` (testing without carry), V and U of
+every layer are set to 0 before the first step of each image.
 The uniform u of unit i of layer l in stream k is rng.uniform(seed, t, layer_key(l, k, purpose), i)
 (purpose 0 while training, 1 while testing). In rate mode every sample [u < p] is replaced by p.
 The step counter t advances by one after each step.
@@ -55,9 +59,11 @@ def sample(p: np.ndarray, out: np.ndarray, params: SpikingParams, t: int, layer:
 
 
 def step(params: SpikingParams, w: Weights, st: StreamState, x: np.ndarray, labels: np.ndarray,
-         t: int, learn: bool, purpose: int = 0) -> None:
-    """Advance ``st`` (and, when learning, ``w``) by one time step; x is (S, n_0) in [0, 1]."""
+         t: int, learn: bool, purpose: int = 0, eta: float | None = None) -> None:
+    """Advance ``st`` (and, when learning, ``w``) by one time step; x is (S, n_0) in [0, 1].
+    ``eta``: the learning rate now (default params.eta; a schedule may have lowered it)."""
     L, tau = len(w.WT), F32(params.tau)
+    eta64 = float(params.eta if eta is None else eta)
     sample(np.minimum(x, INPUT_CAP), st.s[0], params, t, 0, purpose)
     for h in range(L):
         W = F32(w.scale[h]) * w.WT[h].T
@@ -86,7 +92,7 @@ def step(params: SpikingParams, w: Weights, st: StreamState, x: np.ndarray, labe
         st.U[h] += tau * (F - st.U[h])
         st.Mod[h][...] = phi(st.U[h], params.phi)
 
-    eta, gamma = F32(params.eta), F32(params.gamma)
+    eta, gamma = F32(eta64), F32(params.gamma)
     for h in range(L):
         if not w.learns[h]:
             continue
@@ -97,20 +103,27 @@ def step(params: SpikingParams, w: Weights, st: StreamState, x: np.ndarray, labe
         # decay multiplies the float64 scale of the stored weights, so that W <- (1 - gamma) W holds
         # exactly even for a gamma below float32 resolution (the paper's 1e-8)
         w.scale[h] *= 1.0 - float(params.gamma)
-        w.WT[h] += F32(float(params.eta) / w.scale[h]) * dWT
+        w.WT[h] += F32(eta64 / w.scale[h]) * dWT
         w.b[h] += eta * st.D[h].sum(axis=0) - gamma * w.b[h]
 
 
 def run_steps(params: SpikingParams, w: Weights, st: StreamState, X, order, labels, counts,
-              seq0: int, n_steps: int, steps_per_image: int, t0: int, learn: bool, purpose: int) -> None:
+              seq0: int, n_steps: int, steps_per_image: int, t0: int, learn: bool, purpose: int,
+              readout: int = 0, fresh: bool = False, eta: float | None = None) -> None:
     """Steps seq0 .. seq0+n_steps-1 of a sequence of images, ``steps_per_image`` steps each.
 
     Image i of the sequence is X[order[i, k]] in stream k with label labels[i, k]; the output
-    spikes of each class group are added to counts[i, k, class]. The step counter of step q is
-    t0 + q - seq0.
+    spikes (readout 0), sigma(V_L) (1) or V_L (2) of each class group are added to
+    counts[i, k, class]. With ``fresh``, V and U start from 0 at each image's first step. The step
+    counter of step q is t0 + q - seq0.
     """
-    g, n_classes = params.units_per_class, counts.shape[2]
+    g, n_classes, L = params.units_per_class, counts.shape[2], len(w.WT)
     for q in range(seq0, seq0 + n_steps):
         i = q // steps_per_image
-        step(params, w, st, X[order[i]], labels[i], t0 + q - seq0, learn, purpose)
-        counts[i] += st.s[-1].reshape(-1, n_classes, g).sum(axis=2)
+        if fresh and q % steps_per_image == 0:
+            for h in range(L):
+                st.V[h][...] = 0
+                st.U[h][...] = 0
+        step(params, w, st, X[order[i]], labels[i], t0 + q - seq0, learn, purpose, eta)
+        votes = (st.s[-1], st.P[L - 1], st.V[L - 1])[readout]
+        counts[i] += votes.reshape(-1, n_classes, g).sum(axis=2)
