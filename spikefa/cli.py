@@ -18,6 +18,7 @@ from .errors import SpikefaError
 COMMANDS = {
     "run": ("spikefa.commands.run", "run a model file (no file: the embedded spiking demo)"),
     "data": ("spikefa.commands.data", "find, check or fetch datasets (MNIST)"),
+    "eval": ("spikefa.commands.eval", "test a checkpoint on the test set without training"),
     "bench": ("spikefa.commands.bench", "benchmark the kernels against their floor and a numpy reference"),
     "plot": ("spikefa.commands.plot", "draw figures from a run file"),
     "compare": ("spikefa.commands.compare", "compare a spiking network with its rate limit"),
@@ -50,6 +51,10 @@ def main(argv=None) -> int:
         return int(args._module.main(args) or 0)
     except SpikefaError as exc:
         print(f"spikefa: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:     # sizes are bounded up front; this is a machine smaller than the bounds
+        print("spikefa: error: out of memory; choose smaller network.sizes, fewer streams or a smaller "
+              "data set", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         from .runner import Terminated

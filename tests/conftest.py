@@ -3,14 +3,25 @@ import os
 import pytest
 
 SHARED_MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
+README_MNIST = os.path.join(os.path.dirname(__file__), "..", "data", "mnist")   # where `spikefa data fetch` puts it
+
+
+def _has_mnist(d):
+    return any(os.path.isfile(os.path.join(d, "train-images-idx3-ubyte" + ext)) for ext in (".gz", ""))
 
 
 @pytest.fixture(scope="session")
 def mnist_dir():
-    """The folder holding the original MNIST files (SPIKEFA_MNIST, or ../shared beside the checkout)."""
-    d = os.environ.get("SPIKEFA_MNIST") or SHARED_MNIST
-    if not os.path.isfile(os.path.join(d, "train-images-idx3-ubyte.gz")):
+    """The folder holding the original MNIST files: $SPIKEFA_MNIST, then data/mnist/ in the checkout
+    (where README tells users to put it), then ../shared beside the checkout."""
+    env = os.environ.get("SPIKEFA_MNIST")
+    places = [env] if env else []
+    places += [README_MNIST, SHARED_MNIST]
+    d = next((p for p in places if _has_mnist(p)), None)
+    if d is None:
+        looked = f"$SPIKEFA_MNIST ({env or 'not set'}) and {os.path.abspath(README_MNIST)}"
         if os.environ.get("CI"):
-            pytest.fail(f"MNIST not found in {d}: CI must provide it (.ci/run sets SPIKEFA_MNIST)")
-        pytest.skip(f"MNIST not found in {d}; set SPIKEFA_MNIST to run the MNIST tests")
+            pytest.fail(f"MNIST not found in {looked}: CI must provide it (.ci/run sets SPIKEFA_MNIST)")
+        pytest.skip(f"MNIST not found in {looked}; put the four IDX files in data/mnist/ "
+                    f"(`spikefa data fetch mnist`) or set SPIKEFA_MNIST")
     return os.path.abspath(d)
