@@ -24,6 +24,7 @@ COMMANDS = {
     "compare": ("spikefa.commands.compare", "compare a spiking network with its rate limit"),
     "sweep": ("spikefa.commands.sweep", "run seeds x parameter values as Dask tasks"),
     "reproduce": ("spikefa.commands.reproduce", "reproduce the paper's figures and write a report"),
+    "export": ("spikefa.commands.export", "export a run's recordings to NWB, SONATA or Neo"),
 }
 
 

@@ -1,7 +1,7 @@
 """Export a run's recordings to the neuroscience formats: NWB (pynwb), SONATA spikes, Neo (NIX).
 
     from spikefa.record.export import export_run, neo_block
-    export_run("runs/fig4.h5", to="nwb")                    # -> runs/fig4.nwb
+    export_run("runs/fig4.h5", to="nwb")                    # -> runs/fig4.nwb (.spikes.h5, .neo.pkl)
     export_run(["a.h5", "b.h5"], to="sonata", dt=1e-4)      # a run and its continuation, one timeline
     blk = neo_block("runs/fig4.h5")                         # a neo.Block in memory, for Elephant
 
@@ -20,15 +20,15 @@ from ...errors import ConfigError
 from .destination import atomic_output, check_destination
 from .source import DEFAULT_DT, RecordingSource
 
-# format -> (module in this package, default file suffix replacing the run file's .h5)
-FORMATS = {"nwb": ("nwb", ".nwb"), "sonata": ("sonata", ".spikes.h5"), "neo": ("neo", ".nix")}
+# format -> the default suffix of its files (replacing the run file's .h5)
+FORMATS = {"nwb": ".nwb", "sonata": ".spikes.h5", "neo": ".neo.pkl"}
 
 
 def default_out(paths, to: str) -> str:
-    """Beside the last run file: runs/fig4.h5 -> runs/fig4.nwb, runs/fig4.spikes.h5, runs/fig4.nix."""
+    """Beside the last run file: runs/fig4.h5 -> runs/fig4.nwb, runs/fig4.spikes.h5, runs/fig4.neo.pkl."""
     last = os.fspath(paths[-1] if isinstance(paths, (list, tuple)) else paths)
     stem = last[:-3] if last.endswith(".h5") else last
-    return stem + FORMATS[to][1]
+    return stem + FORMATS[to]
 
 
 def check_format(to: str) -> str:
@@ -52,8 +52,10 @@ def export_run(paths, to: str, out=None, dt: float = DEFAULT_DT, overwrite: bool
     """
     check_format(to)
     _check_libraries(to)
-    writer = importlib.import_module(f"{__name__}.{FORMATS[to][0]}")
+    writer = importlib.import_module(f"{__name__}.{to}")
     inputs = [os.fspath(p) for p in (paths if isinstance(paths, (list, tuple)) else [paths])]
+    if out is not None and hasattr(writer, "check_out"):
+        writer.check_out(os.fspath(out))
     with RecordingSource(inputs, dt=dt, follow=follow) as src:
         dest = check_destination(out or default_out(src.paths, to), src.paths, overwrite)
         with atomic_output(dest) as tmp:
@@ -65,7 +67,7 @@ def _check_libraries(to: str) -> None:
     """Fail on a missing extra before anything is read or written."""
     from .destination import require
 
-    for module in {"nwb": ["pynwb"], "neo": ["neo", "quantities", "nixio"], "sonata": ["h5py"]}[to]:
+    for module in {"nwb": ["pynwb"], "neo": ["neo", "quantities"], "sonata": ["h5py"]}[to]:
         require(module, to)
 
 

@@ -27,6 +27,7 @@ from ... import __version__
 from .destination import require
 from .source import RecordingSource
 
+SUFFIXES = (".nwb",)
 TRACE_MEANING = {
     "V": "forward PSP V_l (V += tau (W s + b - V)), dimensionless",
     "U": "feedback potential U_l, dimensionless",

@@ -20,6 +20,7 @@ import numpy as np
 from ...errors import ConfigError
 from .source import BLOCK_VALUES, RecordingSource
 
+SUFFIXES = (".spikes.h5",)
 SORTING = h5py.enum_dtype({"none": 0, "by_id": 1, "by_time": 2}, basetype=np.uint8)
 
 
@@ -51,11 +52,10 @@ def write(src: RecordingSource, path: str) -> None:
             if layer < len(sizes):
                 g.attrs["n_nodes"] = sizes[layer]
             g.attrs["recorders"] = [c.recorder for c in channels]
-            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype=np.float64,
-                                  chunks=(1 << 14,), compression="gzip", shuffle=True)
+            # uncompressed: libsonata's wheels carry an HDF5 without the deflate filter
+            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1 << 14,))
             ts.attrs["units"] = "ms"
-            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype=np.uint64,
-                                   chunks=(1 << 14,), compression="gzip", shuffle=True)
+            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(1 << 14,))
             for steps, nodes in _merged_events(src, channels):
                 n = ts.shape[0]
                 ts.resize(n + len(steps), axis=0)

@@ -50,7 +50,7 @@ class Span:
     recorder: str
     start: int
     stop: int
-    window: str
+    window: str          # the declared window's name; "" when the recorder declared none
 
 
 class RecordingSource:
@@ -179,15 +179,14 @@ class RecordingSource:
         out = []
         for i, j in zip(np.r_[0, breaks], np.r_[breaks, len(steps)]):
             w = window_of[i]
-            label = names[w] if w >= 0 else f"steps {int(steps[i])}-{int(steps[j - 1])}"
-            out.append(Span(recorder, int(steps[i]), int(steps[j - 1]) + every, label))
+            out.append(Span(recorder, int(steps[i]), int(steps[j - 1]) + every, names[w] if w >= 0 else ""))
         return out
 
     def segments(self) -> list:
         """The recorded windows of the whole run: every recorder's spans, overlapping ones merged.
 
-        Returns (start_step, stop_step, name) with name the declared windows it covers
-        (``early``, ``late``, ...) or its steps.
+        Returns (start_step, stop_step, name): name is the declared windows it covers (``early``,
+        ``late``, ``early+images 0-100``), or ``steps A-B`` where no recorder declared one.
         """
         spans = sorted((s for r in self.recorders() for s in self.spans(r)), key=lambda s: (s.start, s.stop))
         merged = []
@@ -197,7 +196,7 @@ class RecordingSource:
                 merged[-1] = (start, max(stop, s.stop), names + [s.window] * (s.window not in names))
             else:
                 merged.append((s.start, s.stop, [s.window]))
-        return [(a, b, "+".join(n)) for a, b, n in merged]
+        return [(a, b, "+".join(w for w in n if w) or f"steps {a}-{b - 1}") for a, b, n in merged]
 
     def steps_per_image(self) -> int | None:
         train = self.model_params().get("train", {})
