@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -151,8 +152,10 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
     out.close()
     if echo:
         title = model.title or model.experiment
+        sys.stderr.flush()     # the last progress line is done before the table starts
         print(format_table(rows, f"{title}  ({wall:.1f} s)"))
         print(f"results: {out_path}")
+        print(f"next: spikefa plot {shlex.quote(out_path)}   (its figures; --list says which it has)")
     return out_path, rows
 
 
