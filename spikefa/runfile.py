@@ -95,7 +95,8 @@ class RunFile:
             g.attrs[k] = _attr_value(v)
         self.h5.require_group("metrics")
         self.h5.require_group("results")
-        self.h5.require_group("summary")
+        if "summary" not in self.h5:    # columns keep the order the experiment gave them
+            self.h5.create_group("summary", track_order=True)
         self.flush()
 
     # -- writing -------------------------------------------------------------------------------

@@ -136,3 +136,48 @@ def test_part_scoped_set_overrides_the_parts_own():
                                part_sets=rp.parse_part_sets(["fig4:train.images=50"]))
     (part, plan), = planned
     assert plan.grid == {"train.images": ["50"]} and plan.tasks[0].params["train"]["images"] == 50
+
+
+def test_a_study_resumed_from_committed_runs_summarises_as_one_never_stopped(tmp_path, capsys):
+    """A fresh machine has only what earlier sessions committed: the finished run files of the
+    report folder. Reproducing into a new folder takes those and runs only the rest."""
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(os.path.join(MODELS, "fig2_linear.toml"), models)
+    kw = dict(quick=True, only="fig2", seeds=3, workers=1, models=str(models), show_progress=False)
+    whole = rp.reproduce(str(tmp_path / "whole"), **kw)
+    committed = tmp_path / "committed"
+    shutil.copytree(tmp_path / "whole", committed)
+    runs = sorted((committed / "fig2" / "runs").glob("*.h5"))
+    assert len(runs) == 3
+    runs[1].unlink()                                  # the task that was still going when it stopped
+    (committed / "fig2" / "sweep.json").unlink()      # only run files are trusted
+    capsys.readouterr()
+    resumed = rp.reproduce(str(tmp_path / "resumed"), reuse_from=str(committed), **kw)
+    assert "fig2: 2 finished runs taken from" in capsys.readouterr().out
+    assert [r.values for r in resumed.claims] == [r.values for r in whole.claims]
+    assert [r.status for r in resumed.claims] == [r.status for r in whole.claims]
+    summary = lambda root: (root / "fig2" / "summary.txt").read_text().split("\n", 1)[1]
+    assert summary(tmp_path / "resumed") == summary(tmp_path / "whole")
+
+
+def test_a_claim_reads_the_number_its_figure_draws(tmp_path):
+    from spikefa.plot import metrics as plot_metrics
+
+    path = _run_file(str(tmp_path / "one.h5"), [0.1, 0.2], 0.5)
+    runs = rp.Runs(rp.PARTS[0], None, [path], [])
+    with plot_metrics.open_file(path) as h5:
+        drawn = plot_metrics.series(plot_metrics.arms_with(h5, "nse")["a"], "nse")
+    assert rp.Metric("a", "nse").values(runs) == pytest.approx(drawn.values[:, -1])
+    claim = rp.evaluate(rp.Claim("x", "Fig. 0", "a", "", rp.Metric("a", "nse"), rp.Check("<", 1)), runs, False)
+    assert claim.mean == pytest.approx(drawn.mean()[-1])
+
+
+def test_gap_share_places_one_arm_between_two(tmp_path):
+    paths = [_run_file(str(tmp_path / "one.h5"), [0.1, 0.3], 0.5)]
+    runs = rp.Runs(rp.PARTS[0], None, paths, [])
+    share = rp.GapShare(rp.Metric("a", "nse"), rp.Metric("a", "nse", at="min"), rp.Metric("b", "nse"))
+    # a ends at 0.2 on average, its minimum is the same, b ends at 0.5: a sits on "near"
+    assert share.values(runs) == pytest.approx([0.0])
+    share = rp.GapShare(rp.Metric("b", "nse"), rp.Metric("a", "nse"), rp.Metric("b", "nse", at="max"))
+    assert share.values(runs) == pytest.approx([(0.5 - 0.2) / (2.0 - 0.2)])

@@ -11,8 +11,12 @@ def add_arguments(p):
                       help="the paper's protocol (hours to days); --full fig2,fig5 runs those parts at full "
                            "size and the others quick")
     p.add_argument("--out", metavar="DIR",
-                   help="folder for report.md, its figures and every part's sweep (default reports/quick, "
-                        "reports/full or reports/mixed); rerunning into it skips runs already finished")
+                   help="folder for report.md, its figures and every part's sweep (default runs/reproduce-quick, "
+                        "-full or -mixed); rerunning into it skips runs already finished, and finished runs "
+                        "of the checkout's committed reports/<size>/ are taken from there")
+    p.add_argument("--update-reports", action="store_true",
+                   help="write into the checkout's committed reports/<size>/ instead (for maintainers "
+                        "refreshing the reports under version control)")
     p.add_argument("--only", metavar="PARTS",
                    help="comma-separated parts to run (default all): fig2, fig3a, fig3d, fig4, fig5, compare")
     p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler; default: a local cluster")
@@ -28,16 +32,22 @@ def main(args) -> int:
     import os
     import sys
 
-    from ..reproduce import reproduce
+    from ..errors import ConfigError
+    from ..reproduce import models_dir, reproduce
 
     everything_full = args.full == "all"
     full_parts = None if args.full in (None, "all") else args.full
     kind = "full" if everything_full else "mixed" if full_parts else "quick"
-    out = args.out or os.path.join("reports", kind)
+    # a mixed run's full-size parts are those of the full report
+    committed = os.path.join(os.path.dirname(models_dir()), "reports", "full" if full_parts else kind)
+    if args.update_reports and args.out:
+        raise ConfigError("--update-reports writes into the checkout's reports/ folder; drop --out, or drop "
+                          "--update-reports to write into --out")
+    out = committed if args.update_reports else args.out or os.path.join("runs", f"reproduce-{kind}")
     try:
         report = reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
                   workers=args.workers, seeds=args.seeds, models=args.models, sets=args.set,
-                  show_progress=not args.no_progress)
+                  show_progress=not args.no_progress, reuse_from=committed if os.path.isdir(committed) else None)
     except KeyboardInterrupt:
         print(f"\nreproduce stopped; finished runs are kept in {out}: run the same command again to resume",
               file=sys.stderr)
