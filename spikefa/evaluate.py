@@ -46,7 +46,7 @@ def _data_table(net_params, run_params: dict | None) -> dict:
 
 
 def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: int | None = None,
-                        backend: str | None = None) -> dict:
+                        backend: str | None = None, readout: str | None = None, carry: bool | None = None) -> dict:
     """One row: the checkpoint's images trained, the test set used, and its test error now."""
     from .experiments.spiking import load_data
 
@@ -57,6 +57,10 @@ def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: 
     net, _ = load_checkpoint(ckpt, backend=backend)
     if test_steps is not None:
         net.params = net.params.replace(steps_test=test_steps)
+    if readout is not None:
+        net.params = net.params.replace(test_readout=readout)
+    if carry is not None:
+        net.params = net.params.replace(test_carry=bool(carry))
     run_params = run_params_beside(ckpt)
     data = _data_table(net.params, run_params)
     if test_size is not None:
@@ -66,4 +70,5 @@ def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: 
     _, _, Xt, yt = load_data(params)
     error = net.test(Xt, yt)
     return {"checkpoint": ckpt, "images_trained": net.images_seen, "dataset": data["dataset"],
-            "test_images": len(yt), "test_steps": net.params.steps_test, "test_error": error}
+            "test_images": len(yt), "test_steps": net.params.steps_test, "readout": net.params.test_readout,
+            "carry": net.params.test_carry, "test_error": error}

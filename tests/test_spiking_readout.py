@@ -330,3 +330,24 @@ def test_real_gpu_agrees():
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout
+
+
+def test_eval_command_takes_the_readout_and_carry(tmp_path):
+    """`spikefa eval CKPT --readout rate --carry`: a checkpoint tested another way, with no training."""
+    from spikefa import cli
+    from spikefa.evaluate import evaluate_checkpoint
+
+    model = load_model(text=MODEL, overrides=["train.images=40", "train.test_readout=spikes"])
+    _, rows = run_model(model, str(tmp_path / "e.h5"), show_progress=False, echo=False)
+    ckpt = rows[0]["checkpoint"]
+    plain = evaluate_checkpoint(ckpt)
+    assert (plain["readout"], plain["carry"], plain["test_steps"]) == ("spikes", True, 20)
+    other = evaluate_checkpoint(ckpt, readout="rate", carry=False, test_steps=4)
+    assert (other["readout"], other["carry"], other["test_steps"]) == ("rate", False, 4)
+    net, _ = load_checkpoint(ckpt)
+    net.params = net.params.replace(test_readout="rate", test_carry=False, steps_test=4)
+    from spikefa.experiments.spiking import load_data
+
+    _, _, Xt, yt = load_data(model.params)
+    assert other["test_error"] == net.test(Xt, yt)
+    assert cli.main(["eval", ckpt, "--readout", "psp", "--no-carry", "--test-size", "20"]) == 0
