@@ -690,14 +690,15 @@ def part_sizes(parts: list[Part], quick: bool, full_parts: str | None) -> dict:
 def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None, only: str | None = None,
               scheduler: str | None = None, workers: int | None = None, seeds: int | None = None,
               models: str | None = None, sets=(), show_progress: bool = True, echo: bool = True,
-              reuse_from: str | None = None) -> "Report":
+              reuse_from: str | None = None, report_only: bool = False) -> "Report":
     """Run the selected parts, draw, check the claims, write ``out_dir/report.md``.
 
     Every part runs its quick size when ``quick`` (its full size otherwise); ``full_parts``
     ("fig2,fig5") runs those parts at full size and the others quick. ``sets`` holds
     "PART:KEY=VALUE" overrides (e.g. "fig4:network.backend=cuda"). ``reuse_from`` is a report
     folder (the committed ``reports/full``) whose finished run files are copied in first, so
-    a fresh machine resumes a study from what earlier sessions committed.
+    a fresh machine resumes a study from what earlier sessions committed. ``report_only`` runs
+    nothing: the report of what is finished, saying what is not.
     """
     t0 = time.perf_counter()
     started = _dt.datetime.now()
@@ -714,7 +715,7 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
     if not planned:
         reasons = "; ".join(f"{p.name}: {why}" for p, why in missing)
         raise ConfigError(f"nothing to reproduce ({reasons}); run from a checkout of spikefa or give --models DIR")
-    if echo:
+    if echo and not report_only:
         n_workers = workers or os.cpu_count() or 1
         for part, plan in planned:
             done = mark_finished_tasks(plan)
@@ -724,7 +725,7 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
                       f"{_duration(seconds)} of task time (about {_duration(seconds / n_workers)} on "
                       f"{n_workers} workers)", flush=True)
     outcomes = run_sweeps([plan for _, plan in planned], scheduler=scheduler, workers=workers,
-                          show_progress=show_progress, echo=echo)
+                          show_progress=show_progress, echo=echo, execute=not report_only)
     for _, plan in planned:
         for t in plan.tasks:
             if t.status == "finished" and os.path.isfile(plan.run_path(t)):
@@ -748,7 +749,7 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
         results.append(evaluate(claim, runs, sizes[claim.part] == "quick"))
     wall = time.perf_counter() - t0
     text = render_report([reports[p.name] for p in parts], results, sizes=sizes, wall_s=wall, started=started,
-                         command=_command_line(sizes, only, scheduler, workers, seeds, sets))
+                         command=_command_line(sizes, only, scheduler, workers, seeds, sets, report_only))
     path = os.path.join(out_dir, REPORT_NAME)
     try:
         with open(path + ".tmp", "w") as fh:
@@ -771,7 +772,7 @@ class Report:
     failed_tasks: int
 
 
-def _command_line(sizes, only, scheduler, workers, seeds, sets=()) -> str:
+def _command_line(sizes, only, scheduler, workers, seeds, sets=(), report_only=False) -> str:
     full = [name for name, size in sizes.items() if size == "full"]
     if not full:
         size = "--quick"
@@ -789,6 +790,8 @@ def _command_line(sizes, only, scheduler, workers, seeds, sets=()) -> str:
     if scheduler:
         parts.append(f"--scheduler {scheduler}")
     parts += [f"--set {item}" for item in sets]
+    if report_only:
+        parts.append("--report-only")
     return " ".join(parts)
 
 
@@ -817,6 +820,8 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
     total = sum(len(rep.plan.tasks) for rep in parts if rep.plan)
     task_time = sum(rep.outcome.task_seconds for rep in parts if rep.outcome)
     made = f"Made by `{command}` on {started:%Y-%m-%d %H:%M}, in {_duration(wall_s)} of wall time"
+    unfinished = [(rep.part.name, rep.plan.counts()["finished"], len(rep.plan.tasks)) for rep in parts
+                  if rep.plan and rep.plan.counts()["finished"] < len(rep.plan.tasks)]
     if reused:
         made += (f" ({reused} of {total} runs were already finished in this folder from an earlier "
                  f"invocation and were reused)")
@@ -827,6 +832,10 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
         f"{reached} of {len(results)} claims reached.",
         "",
     ]
+    if unfinished:
+        lines += ["**Partial:** " + "; ".join(f"{name}: {done} of {total} runs finished" for name, done, total
+                                              in unfinished)
+                  + ". Its claims read the finished runs only; the same command resumes the rest.", ""]
     quick_text = ("ran its scaled-down `--quick` version (fewer examples, smaller networks, fewer seeds), so "
                   "absolute numbers such as test errors are not expected to reach the paper's; the "
                   "qualitative claims should hold")
@@ -866,7 +875,8 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
         sets = " ".join(f"`--set {k}={','.join(v)}`" for k, v in rep.plan.grid.items())
         lines.append("| " + " | ".join(_md_cell(x) for x in (
             p.name, p.figure, f"models/{p.model}", sizes[p.name] + (f" {sets}" if sets else ""), len(rep.plan.seeds),
-            f"{c['finished']} / {c['failed']}", _duration(o.elapsed_s if o else None),
+            f"{c['finished']} / {c['failed']}" + (f" of {len(rep.plan.tasks)}" if c['finished'] + c['failed'] <
+                                                   len(rep.plan.tasks) else ""), _duration(o.elapsed_s if o else None),
             _duration(o.task_seconds if o else None), _duration(rep.plot_s))) + " |")
     for rep in parts:
         if rep.plan is None:

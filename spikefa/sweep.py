@@ -667,8 +667,10 @@ class SweepOutcome:
 
 def run_sweeps(plans: list[SweepPlan], *, scheduler: str | None = None, workers: int | None = None,
                client_info: ClusterInfo | None = None, show_progress: bool = True, echo: bool = True,
-               on_event: Callable[[SweepPlan, Task, str], None] | None = None) -> list[SweepOutcome]:
-    """Run every unfinished task of ``plans`` on one Dask cluster; returns one outcome per plan.
+               on_event: Callable[[SweepPlan, Task, str], None] | None = None,
+               execute: bool = True) -> list[SweepOutcome]:
+    """Run every unfinished task of ``plans`` on one Dask cluster; returns one outcome per plan
+    (with ``execute`` False, runs nothing: the outcomes of what earlier runs finished).
 
     ``on_event(plan, task, event)`` is called in this thread for "running", "finished", "failed".
     Ctrl-C stops the sweep: tasks not finished go back to pending in the index, and a rerun resumes.
@@ -690,7 +692,7 @@ def run_sweeps(plans: list[SweepPlan], *, scheduler: str | None = None, workers:
             if n_skip:
                 print(f"{plan.name}: {n_skip} of {len(plan.tasks)} tasks already finished in {plan.out_dir}; "
                       f"running the other {len(plan.tasks) - n_skip}", file=sys.stderr)
-    if todo:
+    if todo and execute:
         if client_info is not None:
             _execute(todo, client_info, show_progress, on_event)
         else:

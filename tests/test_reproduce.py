@@ -152,6 +152,11 @@ def test_a_study_resumed_from_committed_runs_summarises_as_one_never_stopped(tmp
     assert len(runs) == 3
     runs[1].unlink()                                  # the task that was still going when it stopped
     (committed / "fig2" / "sweep.json").unlink()      # only run files are trusted
+    interim = rp.reproduce(str(committed), report_only=True, **kw)     # runs nothing
+    assert len(list((committed / "fig2" / "runs").glob("*.h5"))) == 2
+    text = (committed / "report.md").read_text()
+    assert "**Partial:** fig2: 2 of 3 runs finished" in text and "| 2 / 0 of 3 |" in text
+    assert all(r.n in ("2", "0", "2+2") for r in interim.claims)
     capsys.readouterr()
     resumed = rp.reproduce(str(tmp_path / "resumed"), reuse_from=str(committed), **kw)
     assert "fig2: 2 finished runs taken from" in capsys.readouterr().out

@@ -25,6 +25,9 @@ def add_arguments(p):
     p.add_argument("--models", metavar="DIR", help="folder of the model files (default: the checkout's models/)")
     p.add_argument("--set", action="append", default=[], metavar="PART:KEY=VALUE",
                    help="override one parameter of one part, e.g. --set fig4:network.backend=cuda (repeatable)")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: write the report from the runs finished so far (a long study's "
+                        "interim report), saying which are not")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -47,7 +50,8 @@ def main(args) -> int:
     try:
         report = reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
                   workers=args.workers, seeds=args.seeds, models=args.models, sets=args.set,
-                  show_progress=not args.no_progress, reuse_from=committed if os.path.isdir(committed) else None)
+                  show_progress=not args.no_progress, reuse_from=committed if os.path.isdir(committed) else None,
+                           report_only=args.report_only)
     except KeyboardInterrupt:
         print(f"\nreproduce stopped; finished runs are kept in {out}: run the same command again to resume",
               file=sys.stderr)
