@@ -4,17 +4,26 @@ from __future__ import annotations
 
 
 def add_arguments(p):
-    p.add_argument("run", help="run file (.h5) written by spikefa run or spikefa compare")
+    p.add_argument("run", nargs="?", help="run file (.h5) written by spikefa run or spikefa compare")
     p.add_argument("--out", metavar="DIR", help="folder for the figures (default: RUN_figures/ beside the run file)")
     p.add_argument("--only", "--kind", metavar="KINDS",
                    help="comma-separated figures: learning, delta_angle, weight_angle, phases (or alignment "
                         "for all three), raster, traces, compare; default: every figure the file has data for")
-    p.add_argument("--list", action="store_true", help="list the figures the file has data for and stop")
+    p.add_argument("--list", action="store_true",
+                   help="list the figures the file has data for and stop; without a file, every kind and what it needs")
 
 
 def main(args) -> int:
     from .. import plot
 
+    if args.list and not args.run:
+        for name, kind in plot.KINDS.items():
+            print(f"{name:14s} {kind.doc}\n{'':14s} needs {plot.NEEDS[name]}")
+        return 0
+    if not args.run:
+        from ..errors import ConfigError
+
+        raise ConfigError("spikefa plot: give a run file (RUN.h5); `spikefa plot --list` lists the kinds of figure")
     if args.list:
         for name in plot.available(args.run):
             print(f"{name:14s} {plot.KINDS[name].doc}")

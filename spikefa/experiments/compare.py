@@ -79,7 +79,16 @@ def _mean_finite(values: np.ndarray) -> float:
     return float(finite.mean()) if finite.size else float("nan")
 
 
-def _row(tau, e: Evaluation, tolerance, main: bool) -> dict:
+def describes(spiking_error: float, rate_error: float, tolerance: float, chance: float) -> str:
+    """Whether the rate model describes the spiking network by test error: "yes", "no", or "n/a"
+    when both sit at chance, where equal errors say nothing about the two networks."""
+    floor = chance - tolerance
+    if spiking_error >= floor and rate_error >= floor:
+        return "n/a (both at chance)"
+    return "yes" if abs(spiking_error - rate_error) <= tolerance else "no"
+
+
+def _row(tau, e: Evaluation, tolerance, main: bool, chance: float) -> dict:
     gap = e.spiking_error - e.rate_error
     return {"tau": tau, "run": "main" if main else "sweep", "images": e.images,
             "spiking_error": e.spiking_error, "rate_error": e.rate_error, "error_gap": gap,
@@ -87,7 +96,7 @@ def _row(tau, e: Evaluation, tolerance, main: bool) -> dict:
             "distance_resolution": float(np.mean(e.activity_resolution)),
             "update_angle_deg": _mean_finite(e.update_angle),
             "drift_angle_deg": _mean_finite(e.drift_angle),
-            "rate_describes": "yes" if abs(gap) <= tolerance else "no"}
+            "rate_describes": describes(e.spiking_error, e.rate_error, tolerance, chance)}
 
 
 def run(params: dict, out, ctx) -> list[dict]:
@@ -142,8 +151,9 @@ def run(params: dict, out, ctx) -> list[dict]:
         for name in ("activity_distance", "activity_resolution", "update_angle", "drift_angle"):
             out.put(f"tau_sweep/{name}", np.stack([getattr(e, name) for e in es]))
         out.put("tau_sweep/tolerance", c["tolerance"])
-    rows = [_row(p.tau, main, c["tolerance"], True)]
-    rows += [_row(tau, finals[tau], c["tolerance"], False) for tau in in_sweep if finals[tau] is not main]
+    chance = 1.0 - 1.0 / p.n_classes
+    rows = [_row(p.tau, main, c["tolerance"], True, chance)]
+    rows += [_row(tau, finals[tau], c["tolerance"], False, chance) for tau in in_sweep if finals[tau] is not main]
     return rows
 
 

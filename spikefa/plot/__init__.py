@@ -38,6 +38,16 @@ KINDS: dict[str, Kind] = {
     "traces": Kind("traces", "draw", "has_data", "a forward unit's PSP beside its modulatory signal (Fig. 4)"),
     "compare": Kind("compare", "draw", "has_data", "spiking network vs its rate limit, over training and tau"),
 }
+# what each kind reads, and what writes it: `spikefa plot --list` without a file
+NEEDS = {
+    "learning": "/metrics/<arm>/test_error or nse: every experiment, at each evaluation (train.eval_every)",
+    "delta_angle": "/metrics/<arm>/angle_delta: fig2_linear, fig3a_mnist (fa arms)",
+    "weight_angle": "/metrics/<arm>/angle_W_BT: fig5_quadratic",
+    "phases": "/metrics/<arm>/phase and nse: fig5_quadratic with phases.enabled",
+    "raster": "/recordings with spikes: [[record.recorders]] as in models/fig4_spiking.toml",
+    "traces": "/recordings with V and mod: a recorder of variables = [\"V\", \"mod\"]",
+    "compare": "/metrics/compare: spikefa compare, or experiment = \"compare\"",
+}
 ALIASES = {"alignment": ("delta_angle", "weight_angle", "phases"), "all": tuple(KINDS)}
 
 

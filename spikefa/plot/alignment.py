@@ -64,7 +64,7 @@ def draw_delta(run_path: str, out_dir: str, stem: str = "angle_delta") -> list[s
             raise DataError(f"{run_path}: {DELTA_MISSING}")
         fig = style.figure(WIDTH, HEIGHT)
         ax = fig.subplots()
-        banded = False
+        banded, seed_band = False, 0
         for i, (arm, groups) in enumerate(found.items()):
             c = style.colour(arm, i)
             name = style.label(arm) if arm else "run"
@@ -90,14 +90,21 @@ def draw_delta(run_path: str, out_dir: str, stem: str = "angle_delta") -> list[s
                     if s.n_seeds > 1:
                         sd = np.nanstd(v, axis=0, ddof=1)
                         ax.fill_between(s.x, centre - sd, centre + sd, color=c, alpha=0.2, linewidth=0)
+                        seed_band = s.n_seeds
                     ax.plot(s.x, centre, color=c, linestyle=["-", "--", "-.", ":"][k % 4],
                             label=name + _layer_suffix(k, len(cols)))
                 x_label = s.x_label
         _reference_line(ax)
         ax.set_xlabel(x_label)
         ax.set_xlim(left=0)
-        ax.set_title("angle between \u03b4$_{FA}$ and \u03b4$_{BP}$"
-                     + ("  (band: \u00b12 s.d.)" if banded else ""))
+        ax.set_title("angle between \u03b4$_{FA}$ and \u03b4$_{BP}$")
+        if banded:
+            train = metrics.run_params(h5).get("train", {})
+            window = train.get("angle_window") or train.get("angle_block")
+            span = f"a sliding window of {window} examples" if window else "a sliding window of examples"
+            style.title(fig, "", f"band: \u00b12 s.d. of the angle within {span}, averaged over seeds")
+        elif seed_band:
+            style.title(fig, "", f"band: \u00b11 s.d. over {seed_band} seeds")
         ax.legend(loc="best")
         return style.save(fig, out_dir, stem)
 

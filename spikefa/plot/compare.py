@@ -100,13 +100,18 @@ def build(run_path: str):
 
         if sweep:
             _sweep_row(h5, axes[1])
-        fig.suptitle("spiking network vs its rate limit: same initial weights, same image stream", fontsize=10)
+        style.title(fig, "spiking network vs its rate limit: same initial weights, same image stream", NOISE_NOTE)
         return fig
 
 
 def _legend(ax):
     """A legend on a light backing: these panels are busy and it may have to sit over data."""
     ax.legend(loc="best", frameon=True, framealpha=0.85, facecolor="white", edgecolor="none")
+
+
+NOISE_NOTE = ("grey, 'within trial noise': a distance there cannot be told from 0 with this many trials and "
+              "probe images. A distance of exactly 0: the estimated squared difference (mean (spiking - rate)^2 "
+              "minus the trial noise var/K) came out negative, so no difference was detected at all.")
 
 
 def _unresolved(ax, x, resolution):

@@ -16,6 +16,8 @@ WIDTH, HEIGHT = 5.0, 3.4          # inches, per panel
 
 MISSING = ("no learning curves: the file has no /metrics/<arm>/test_error or /metrics/<arm>/nse; "
            "the rate and spiking experiments write them at every evaluation (train.eval_every)")
+NOT_YET = ("no learning curve yet: the run has not reached its first evaluation (train.eval_every); "
+           "plot it again later")
 
 PANELS = {
     # metric -> (y label, scale factor, y scale)
@@ -25,17 +27,30 @@ PANELS = {
 
 
 def has_data(h5: h5py.File) -> bool:
-    return any(metrics.arms_with(h5, m) for m in PANELS)
+    return bool(panels(h5))
+
+
+def _evaluated(groups, metric) -> bool:
+    return all(g[metric].shape[0] > 0 for g in groups)
 
 
 def panels(h5: h5py.File) -> dict[str, dict[str, list[h5py.Group]]]:
-    """metric -> {arm: seed groups}, for the learning-curve metrics the file has."""
+    """metric -> {arm: seed groups}, for the learning-curve metrics the file has at least one
+    evaluation of (a run before its first evaluation has declared but empty metrics)."""
     out = {}
     for metric in PANELS:
-        found = metrics.arms_with(h5, metric)
+        found = {arm: groups for arm, groups in metrics.arms_with(h5, metric).items() if _evaluated(groups, metric)}
         if found:
             out[metric] = found
     return out
+
+
+def chance_line(ax, classes: int | None) -> None:
+    """The test error of guessing: 1 - 1/classes."""
+    if classes and classes > 1:
+        chance = 100.0 * (1 - 1 / classes)
+        ax.axhline(chance, color="0.6", linestyle=(0, (4, 3)), linewidth=0.8, label=f"chance ({chance:.0f}%)",
+                   gid="chance")
 
 
 def spans_decades(series: list[metrics.Series]) -> bool:
@@ -91,7 +106,9 @@ def draw(run_path: str, out_dir: str, stem: str = "learning_curves") -> list[str
     with metrics.open_file(run_path) as h5:
         found = panels(h5)
         if not found:
-            raise DataError(f"{run_path}: {MISSING}")
+            declared = any(metrics.arms_with(h5, m) for m in PANELS)
+            raise DataError(f"{run_path}: {NOT_YET if declared else MISSING}")
+        size, classes = metrics.test_set(h5)
         title = h5.attrs.get("title", "") or h5.attrs.get("experiment", "")
         multi_seed = any(len(g) > 1 for arms in found.values() for g in arms.values())
         fig = style.figure(WIDTH * len(found), HEIGHT)
@@ -99,12 +116,18 @@ def draw(run_path: str, out_dir: str, stem: str = "learning_curves") -> list[str
         logs = []
         for ax, (metric, arms) in zip(axes, found.items()):
             logs.append(draw_curves(ax, arms, metric))
+            if metric == "test_error":
+                chance_line(ax, classes)
+            if size:
+                ax.set_title(f"on {size} test images" if metric == "test_error" else f"on {size} held-out examples")
             ax.legend(loc="best")
         note = ""
         if multi_seed:
-            note = ("geometric mean \u00d7/\u00f7 1 geometric s.d. over seeds" if all(logs) else
-                    "mean \u00b1 1 s.d. over seeds" if not any(logs) else
-                    "over seeds: mean \u00b1 1 s.d. (linear axes), geometric on log axes")
+            seeds = max(len(g) for arms in found.values() for g in arms.values())
+            note = ("band: geometric mean \u00d7/\u00f7 1 geometric s.d. over seeds" if all(logs) else
+                    "band: mean \u00b1 1 s.d. over seeds" if not any(logs) else
+                    "band over seeds: mean \u00b1 1 s.d. (linear axes), geometric on log axes")
+            note += f" (up to {seeds})"
         if title or note:
             style.title(fig, str(title), note)
         return style.save(fig, out_dir, stem)

@@ -111,3 +111,30 @@ def series(groups: list[h5py.Group], metric: str) -> Series:
     x, x_label = xs[0]
     values = np.stack([a[:n] for a in arrays])
     return Series(x=x[:n], x_label=x_label, values=values)
+
+
+def run_params(h5: h5py.File) -> dict:
+    """The resolved parameters of the run (the root's ``params`` attribute), or {}."""
+    import json
+
+    try:
+        return json.loads(h5.attrs.get("params", "{}"))
+    except (TypeError, ValueError):
+        return {}
+
+
+def test_set(h5: h5py.File) -> tuple[int | None, int | None]:
+    """(examples in the test set, classes) as the run's parameters say; None where they do not."""
+    p = run_params(h5)
+    data, task, net = p.get("data", {}), p.get("task", {}), p.get("network", {})
+    size = classes = None
+    if "test_examples" in data or "test_examples" in task:       # rate experiments
+        size = data.get("test_examples") or task.get("test_examples")
+    elif data:                                                   # spiking and compare
+        full = {"mnist": 10000}.get(data.get("dataset"), data.get("synthetic_test"))
+        size = data.get("test_size") or full
+    if p.get("experiment", h5.attrs.get("experiment")) == "fig3a_mnist" or data.get("dataset") == "mnist":
+        classes = 10
+    if isinstance(net, dict) and net.get("sizes") and net.get("units_per_class"):
+        classes = int(net["sizes"][-1]) // int(net["units_per_class"])
+    return (int(size) if size else None), classes

@@ -30,8 +30,8 @@ RULE_COLOURS = {
     "fa_common": "#2c7fb8",
     "dfa": "#d95f02",
     "shallow": "#b0b0b0",
-    "np": "#555555",
-    "node_perturbation": "#555555",
+    "np": "#a6611a",                  # brown, not a second grey: shallow and node perturbation
+    "node_perturbation": "#a6611a",   # lie on top of each other for most of Figure 2a
     "spiking": "#7b3294",
     "rate": "#e08214",
 }
@@ -85,12 +85,20 @@ def colour(arm: str, index: int = 0) -> str:
     return _CYCLE[index % len(_CYCLE)]
 
 
+# rules whose curves overlap others for long stretches: a line style of their own as well
+RULE_DASHES = {"shallow": ":", "np": "--", "node_perturbation": "--"}
+
+
 def arm_styles(arms) -> dict[str, tuple[str, str]]:
     """arm -> (colour, line style): arms sharing a rule's colour get different line styles."""
     out, used = {}, {}
     for i, arm in enumerate(arms):
         c = colour(arm, i)
-        out[arm] = (c, LINE_STYLES[used.get(c, 0) % len(LINE_STYLES)])
+        base = arm.rsplit("/", 1)[-1]
+        if base in RULE_DASHES and not used.get(c):
+            out[arm] = (c, RULE_DASHES[base])
+        else:
+            out[arm] = (c, LINE_STYLES[used.get(c, 0) % len(LINE_STYLES)])
         used[c] = used.get(c, 0) + 1
     return out
 
@@ -100,7 +108,7 @@ def title(fig, text: str, note: str = "", width_in: float | None = None) -> None
     width_in = width_in or fig.get_figwidth()
     lines = textwrap.wrap(text, max(30, int(width_in * 13)))
     if note:
-        lines.append(note)
+        lines += textwrap.wrap(note, max(30, int(width_in * 15)))
     fig.suptitle("\n".join(lines), fontsize=10)
 
 
