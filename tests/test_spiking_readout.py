@@ -351,3 +351,21 @@ def test_eval_command_takes_the_readout_and_carry(tmp_path):
     _, _, Xt, yt = load_data(model.params)
     assert other["test_error"] == net.test(Xt, yt)
     assert cli.main(["eval", ckpt, "--readout", "psp", "--no-carry", "--test-size", "20"]) == 0
+
+
+def test_resume_may_test_another_way(tmp_path):
+    """test_steps, test_readout and test_carry only change how the network is tested: a checkpoint
+    resumes under others, and its training goes on exactly as it would have."""
+    base = ["train.eta_drop_factor=1", "data.validation_size=0"]
+    run_model(load_model(text=MODEL, overrides=base + ["train.images=40"]), str(tmp_path / "a.h5"),
+              show_progress=False, echo=False)
+    full_path, _ = run_model(load_model(text=MODEL, overrides=base + ["train.images=80"]), str(tmp_path / "f.h5"),
+                             show_progress=False, echo=False)
+    other = load_model(text=MODEL, overrides=base + ["train.images=80", "train.test_steps=3",
+                                                     'train.test_readout="psp"', "train.test_carry=false"])
+    run_model(other, str(tmp_path / "b.h5"), show_progress=False, echo=False, resume=str(tmp_path / "a.ckpt.h5"))
+    net, _ = load_checkpoint(str(tmp_path / "b.ckpt.h5"))
+    assert (net.params.steps_test, net.params.test_readout, net.params.test_carry) == (3, "psp", False)
+    full, _ = load_checkpoint(str(tmp_path / "f.ckpt.h5"))
+    for a, b in zip(full.weights.WT + full.weights.b, net.weights.WT + net.weights.b):
+        np.testing.assert_array_equal(a, b)

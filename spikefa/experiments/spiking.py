@@ -154,18 +154,25 @@ def network_params(params: dict) -> SpikingParams:
 
 # may differ between a checkpoint and its resumption: how the same network is computed
 _RUNTIME_KEYS = ("backend", "threads", "test_streams", "cpu_kernel")
+# may differ too: how the network is tested, which never changes its training
+_TEST_KEYS = ("steps_test", "test_readout", "test_carry")
 
 
-def _resume(path: str, wanted: SpikingParams) -> tuple[SpikingNetwork, dict]:
+def _resume(path: str, wanted: SpikingParams, log=None) -> tuple[SpikingNetwork, dict]:
     net, extra = load_checkpoint(path, backend=wanted.backend)
     saved, asked = net.params.as_dict(), wanted.as_dict()
-    diff = [k for k in asked if k not in _RUNTIME_KEYS and saved.get(k) != asked[k]]
+    diff = [k for k in asked if k not in _RUNTIME_KEYS + _TEST_KEYS and saved.get(k) != asked[k]]
     if diff:
         k = diff[0]
         raise ConfigError(f"--resume {path}: the checkpoint has {k} = {saved.get(k)!r} but the model asks for "
                           f"{asked[k]!r}; resume with the model file that wrote the checkpoint")
     if any(saved[k] != asked[k] for k in _RUNTIME_KEYS):
         net = _with_runtime(net, wanted)
+    tested = [k for k in _TEST_KEYS if saved[k] != asked[k]]
+    if tested:
+        net.params = net.params.replace(**{k: asked[k] for k in _TEST_KEYS})
+        if log is not None:
+            log("testing from here on with " + ", ".join(f"{k} = {asked[k]!r} (was {saved[k]!r})" for k in tested))
     return net, extra
 
 
@@ -201,7 +208,7 @@ def run(params: dict, out, ctx) -> list[dict]:
     schedule = {"best": None, "since_best": 0}
     history = []
     if ctx.resume:
-        net, extra = _resume(ctx.resume, p)
+        net, extra = _resume(ctx.resume, p, log=ctx.log)
         names = extra.get("history_names", metric_names[:4])    # older checkpoints: the first four
         history = [dict(zip(names, row)) for row in extra.get("history", [])]
         for row in history:   # the curve so far goes into this run file too
