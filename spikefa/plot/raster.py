@@ -2,7 +2,9 @@
 
 Columns: early, middle and late stages of learning (chosen from the recorded windows). Rows: the
 digits presented (along the top), 50 units of each hidden layer, and the output units grouped by
-class (labelled '0' to '9'). One mark per spike; thin lines separate the images.
+class (labelled '0' to '9'). One mark per spike; thin lines separate the images. Each panel gives its
+layer's mean firing rate in the window; the output panel shades the target class of each image and
+writes above it the class whose units spiked most (green when right, red when wrong).
 """
 
 from __future__ import annotations
@@ -113,7 +115,10 @@ def build(run_path: str, images: int = IMAGES_PER_COLUMN):
                 ax.set_xlim(*x_lim)
                 ax.set_ylim(-0.5, keep.size - 0.5)
                 ax.grid(False)
+                _firing_rate(ax, spikes[:, keep], is_output)
                 if is_output and per_class:
+                    _mark_target_and_guess(ax, steps[:spikes.shape[0]], spikes[:, keep], units[keep] // per_class,
+                                           bounds, first=c == 0)
                     _class_axis(ax, units[keep] // per_class, label=c == 0)
                 else:
                     ax.set_yticks([])
@@ -128,6 +133,37 @@ def build(run_path: str, images: int = IMAGES_PER_COLUMN):
         fig.suptitle(f"spike rasters at {stages} of learning", fontsize=10)
         _square_digits(fig, strips)
         return fig
+
+
+def _firing_rate(ax, spikes: np.ndarray, is_output: bool) -> None:
+    """The layer's mean firing rate in this window, in the panel's corner."""
+    if spikes.size:
+        rate = float(np.mean(spikes))
+        # the output panel has the guesses above it: its rate goes beside the time-step label
+        y, va = (-0.12, "top") if is_output else (1.0, "bottom")
+        ax.text(1.0, y, f"{rate:.2f} spikes/unit/step", transform=ax.transAxes, ha="right", va=va,
+                fontsize=6, color="0.3", gid="firing_rate")
+
+
+def _mark_target_and_guess(ax, steps, spikes, classes, bounds, first: bool) -> None:
+    """Per image: a green band over the target class's rows, and above the panel the class whose
+    units spiked most while it was shown (green when right, red when wrong)."""
+    from matplotlib.patches import Rectangle
+
+    for a, b, label, _ in bounds:
+        rows = np.flatnonzero(classes == label)
+        if rows.size:
+            ax.add_patch(Rectangle((a - 0.5, rows.min() - 0.5), b - a, rows.max() - rows.min() + 1,
+                                   facecolor="#1b9e3a", alpha=0.15, linewidth=0, zorder=0, gid="target"))
+        shown = (steps >= a) & (steps < b)
+        if not shown.any():
+            continue
+        counts = np.bincount(classes, weights=spikes[shown].sum(axis=0), minlength=int(classes.max()) + 1)
+        guess = int(np.argmax(counts))
+        ax.text((a + b - 1) / 2, classes.size - 0.5, str(guess), ha="center", va="bottom", fontsize=6,
+                color="#1b9e3a" if guess == int(label) else "#d62728", gid="guess")
+    if first:
+        ax.text(0.0, 1.0, "guess", transform=ax.transAxes, ha="right", va="bottom", fontsize=6, color="0.3")
 
 
 def _raster_panel(ax, steps: np.ndarray, spikes: np.ndarray, gid: str):
