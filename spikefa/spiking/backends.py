@@ -139,8 +139,9 @@ class CpuBackend(NumpyBackend):
             kernel = self.kernels.run_steps_parallel
         kernel(
             X, order, labels, counts, int(seq0), int(n_steps), int(steps_per_image), int(t0), bool(learn),
-            int(purpose), int(readout), bool(fresh), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"], o["phi_kind"], o["fb_kind"],
-            o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT, self.use_mask, w.learns,
+            int(purpose), int(readout), bool(fresh), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"],
+            o["phi_kind"], o["fb_kind"], o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT,
+            self.use_mask, w.learns,
             tuple(state.s), tuple(state.V), tuple(state.P), tuple(state.U), tuple(state.Mod),
             tuple(state.A), tuple(state.D), threads)
 

@@ -3,7 +3,8 @@
 A checkpoint holds the parameters, every weight array exactly as stored (WT and its pending
 decay ``scale``, so a resumed run rounds exactly like one never stopped), b, B, masks, the
 training streams' V, U, P, Mod and spikes, the step counter, the position in the data stream
-(``images_seen``) and the learning rate now (``net.eta``), plus a JSON ``extra`` dict for the caller (e.g. an experiment's progress).
+(``images_seen``) and the learning rate now (``net.eta``), plus a JSON ``extra`` dict for the
+caller (e.g. an experiment's progress).
 It is written to ``PATH.tmp`` and renamed over PATH, so a crash never leaves half a checkpoint.
 """
 
