@@ -85,7 +85,8 @@ def correlations(trains, dt, bin_s, max_lag_bins):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", help="run file (.h5) with spike recordings, or a .pkl or .nix file from spikefa export --to neo")
+    p.add_argument("run", help="run file (.h5) with spike recordings, or a .pkl or .nix file from "
+                               "spikefa export --to neo")
     p.add_argument("--dt", type=float, default=1e-3, help="seconds per time step (run files only; default 0.001)")
     p.add_argument("--out", help="figure path (default: RUN_elephant.png beside the input)")
     args = p.parse_args(argv)

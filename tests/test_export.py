@@ -237,8 +237,9 @@ def test_neo_windows_become_segments(tmp_path):
     try:
         back = io.read_block()
         assert [s.name for s in back.segments] == [s.name for s in blk.segments]
-        np.testing.assert_array_equal(back.segments[1].spiketrains[0].magnitude, blk.segments[1].spiketrains[0].magnitude)
-        assert back.segments[1].spiketrains[0].annotations["layer"] == blk.segments[1].spiketrains[0].annotations["layer"]
+        x, y = back.segments[1].spiketrains[0], blk.segments[1].spiketrains[0]
+        np.testing.assert_array_equal(x.magnitude, y.magnitude)
+        assert x.annotations["layer"] == y.annotations["layer"] and x.annotations["unit"] == y.annotations["unit"]
     finally:
         io.close()
 
@@ -439,3 +440,29 @@ def test_a_plain_import_never_loads_the_format_libraries():
             " & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_rate_mode_and_a_second_stream(tmp_path):
+    """Rate-mode spikes are probabilities: traces in NWB, nothing for SONATA; stream 1 is its own population."""
+    rate = tmp_path / "rate.h5"
+    record(rate, 20, net=FakeNet(SIZES, mode="rate"), recorders=[Recorder(name="r", layers=[1], units=[0, 3])])
+    with pytest.raises(ConfigError, match="no spikes were recorded"):
+        export_run(str(rate), "sonata")
+    assert not os.path.exists(str(rate)[:-3] + ".spikes.h5")
+    io, nwb = read_nwb(export_run(str(rate), "nwb"))
+    with io, open_run(str(rate)) as rec:
+        np.testing.assert_array_equal(nwb.acquisition["r_layer1_spikes"].data[:], rec.trace("spikes", 1))
+        assert nwb.units is None
+    streams = tmp_path / "streams.h5"
+    record(streams, 20, net=FakeNet(SIZES, streams=2),
+           recorders=[Recorder(name="s0", layers=[2], units=[1, 4]), Recorder(name="s1", layers=[2], units=[1, 4],
+                                                                              stream=1)])
+    out = export_run(str(streams), "sonata")
+    net = FakeNet(SIZES, streams=2)
+    with h5py.File(out, "r") as h5:
+        assert sorted(h5["spikes"]) == ["layer2", "layer2_stream1"]
+        for pop, s in (("layer2", 0), ("layer2_stream1", 1)):
+            want = [(t * DEFAULT_DT * 1e3, u) for t in range(1, 21) for u in (1, 4)
+                    if net.state_at(t)[("spikes", 2)][s][u]]
+            got = list(zip(h5["spikes"][pop]["timestamps"][()], h5["spikes"][pop]["node_ids"][()]))
+            assert got == want

@@ -13,7 +13,7 @@ def add_arguments(p):
                         "as .pkl, Neo's PickleIO, or .nix, NixIO; extra [neo])")
     p.add_argument("--out", metavar="PATH",
                    help="destination (default beside the last run file: RUN.nwb, RUN.spikes.h5 or RUN.neo.pkl)")
-    p.add_argument("--dt", type=float, default=DEFAULT_DT, metavar="SECONDS",
+    p.add_argument("--dt", default=DEFAULT_DT, metavar="SECONDS",
                    help=f"seconds per time step: step k is exported at k * dt (default {DEFAULT_DT:g})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing destination")
     p.add_argument("--follow", action="store_true",
@@ -29,5 +29,5 @@ def main(args) -> int:
     t0 = time.perf_counter()
     path = export_run(args.runs, args.to, out=args.out, dt=args.dt, overwrite=args.overwrite, follow=args.follow)
     size = os.path.getsize(path)
-    print(f"{args.to}: {path} ({size / 1e6:.2f} MB, {time.perf_counter() - t0:.1f} s; step k at k * {args.dt:g} s)")
+    print(f"{args.to}: {path} ({size / 1e6:.2f} MB, {time.perf_counter() - t0:.1f} s; step k at k * {float(args.dt):g} s)")
     return 0

@@ -12,17 +12,12 @@ import tempfile
 
 from ...errors import ConfigError, OutputError
 
-# the extra that installs each format's libraries (pyproject.toml [project.optional-dependencies])
-EXTRA_OF = {"nwb": "nwb", "neo": "neo", "sonata": "sonata"}
-
-
-def require(module: str, fmt: str):
-    """Import a format's library, or say which extra installs it."""
+def require(module: str, extra: str):
+    """Import a format's library, or say which extra installs it (pyproject.toml: an extra per format)."""
     try:
         return importlib.import_module(module)
     except ImportError:
-        extra = EXTRA_OF[fmt]
-        raise ConfigError(f"export to {fmt} needs the {module} package, which is not installed; install the "
+        raise ConfigError(f"export to {extra} needs the {module} package, which is not installed; install the "
                           f"{extra!r} extra: pip install \"spikefa[{extra}]\" (in a checkout: "
                           f"pip install -e \".[{extra}]\")") from None
 

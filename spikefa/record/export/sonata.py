@@ -53,9 +53,9 @@ def write(src: RecordingSource, path: str) -> None:
                 g.attrs["n_nodes"] = sizes[layer]
             g.attrs["recorders"] = [c.recorder for c in channels]
             # uncompressed: libsonata's wheels carry an HDF5 without the deflate filter
-            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1 << 14,))
+            ts = g.create_dataset("timestamps", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1 << 12,))
             ts.attrs["units"] = "ms"
-            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(1 << 14,))
+            ids = g.create_dataset("node_ids", shape=(0,), maxshape=(None,), dtype=np.uint64, chunks=(1 << 12,))
             for steps, nodes in _merged_events(src, channels):
                 n = ts.shape[0]
                 ts.resize(n + len(steps), axis=0)

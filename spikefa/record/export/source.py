@@ -21,7 +21,7 @@ from ..reader import open_run
 
 DEFAULT_DT = 1e-3
 # dense values read per block: bounds memory whatever the recording's length and width
-BLOCK_VALUES = 1 << 24
+BLOCK_VALUES = 1 << 22
 
 
 def _s(v):
