@@ -84,9 +84,11 @@ def check(params: dict, origin) -> None:
     if build_recorders is not None and params["record"].get("recorders"):
         from ..record import parse_record_params, resolve_recorders
 
+        streams = params["network"]["streams"]
         recorders, _ = parse_record_params(params["record"], origin("record.recorders"))
-        resolve_recorders(recorders, list(params["network"]["sizes"]), n_streams=params["network"]["streams"],
-                          total_images=params["train"]["images"], source=origin("record.recorders"))
+        # windows count the images of one stream, as build_recorders does when the run starts
+        resolve_recorders(recorders, list(params["network"]["sizes"]), n_streams=streams,
+                          total_images=-(-params["train"]["images"] // streams), source=origin("record.recorders"))
 
 
 def arm_name(params: dict) -> str:
