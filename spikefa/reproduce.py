@@ -42,6 +42,9 @@ class Part:
     sets_full: tuple = ()
     about: str = ""
     priority: int = 0               # longer parts first, so the cluster's last minutes are not one task
+    protocol: str = ""              # how the full size was chosen, in a sentence or two (the report says it)
+    appendix: tuple = ()            # Markdown files in the part's folder (a study behind its protocol),
+                                    # shown under the part when present, each with a PNG of the same stem
 
 
 # -- extractors: our numbers from the run files ------------------------------------------------------
@@ -282,13 +285,22 @@ PARTS: list[Part] = [
          sets_quick=(_arms("bp", "fa", "shallow", "fa_sparse"),),
          sets_full=("runs=1", _arms("bp", "fa", "shallow", "fa_sparse")),
          about="784-1000-10 logistic network on MNIST; each seed is one run (new W, new B, new example "
-               "order), every arm of a seed starts from the same W.", priority=2),
+               "order), every arm of a seed starts from the same W.", priority=2,
+         protocol="As the paper: learning parameters tuned for backprop alone and used for every arm, all arms "
+                  "stopped after the same number of examples, where backprop's error stops falling; here "
+                  "chosen on a validation split of the training set (the last 10,000 images), never on the "
+                  "test set (`scripts/fig3a_protocol.py`, below).",
+         appendix=("protocol.md",)),
     Part("fig3d", "Figure 3d", "fig3d_deep.toml", seeds_quick=1, seeds_full=1,
          sets_quick=(_arms("bp3", "fa3", "bp4", "fa4", "fa4_frozen_w0"),),
          sets_full=(_arms("shallow3", "bp3", "fa3", "bp4", "fa4", "fa4_frozen_w0"),),
          about="3 vs 4 layer tanh networks fitting a fixed random 4-layer tanh network; the runs of an "
                "arm share the target and B (paper) and differ in initial weights and example stream.",
-         priority=1),
+         priority=1,
+         protocol="As the paper: one learning rate, tuned for backprop and shared with FA; every arm trains on "
+                  "the same number of examples. Why 4-layer FA does not end exactly on 4-layer backprop: the "
+                  "ablation below (`scripts/fig3d_ablation.py`).",
+         appendix=("ablation.md",)),
     Part("fig4", "Figure 4", "fig4_spiking.toml", seeds_quick=1, seeds_full=1, sets_quick=("train.images=1000",),
          about="784-1500-1500-1500-1000 continuous-time network of stochastic spiking units learning "
                "MNIST by feedback alignment.", priority=3),
@@ -749,7 +761,8 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
         results.append(evaluate(claim, runs, sizes[claim.part] == "quick"))
     wall = time.perf_counter() - t0
     text = render_report([reports[p.name] for p in parts], results, sizes=sizes, wall_s=wall, started=started,
-                         command=_command_line(sizes, only, scheduler, workers, seeds, sets, report_only))
+                         command=_command_line(sizes, only, scheduler, workers, seeds, sets, report_only),
+                         appendix_dirs=(reuse_from,))
     path = os.path.join(out_dir, REPORT_NAME)
     try:
         with open(path + ".tmp", "w") as fh:
@@ -811,8 +824,33 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def appendix_lines(part: Part, out_dir: str, search: tuple = ()) -> list[str]:
+    """The part's appendix files (from its folder, else from a committed report's), copied into
+    its folder so the report's links work, as report lines."""
+    import shutil
+
+    lines = []
+    for name in part.appendix:
+        stem = os.path.splitext(name)[0]
+        for folder in (out_dir, *(os.path.join(d, part.name) for d in search if d)):
+            path = os.path.join(folder, name)
+            if not os.path.isfile(path):
+                continue
+            for extra in (name, stem + ".png", stem + ".json"):
+                src, dst = os.path.join(folder, extra), os.path.join(out_dir, extra)
+                if os.path.isfile(src) and os.path.abspath(src) != os.path.abspath(dst):
+                    shutil.copyfile(src, dst)
+            with open(os.path.join(out_dir, name)) as fh:
+                lines += [fh.read().rstrip(), ""]
+            if os.path.isfile(os.path.join(out_dir, stem + ".png")):
+                rel = os.path.join(os.path.basename(out_dir), stem + ".png")
+                lines += [f"![{stem}.png]({rel})", ""]
+            break
+    return lines
+
+
 def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes: dict, wall_s: float,
-                  started, command: str) -> str:
+                  started, command: str, appendix_dirs: tuple = ()) -> str:
     full = [rep.part.name for rep in parts if sizes[rep.part.name] == "full"]
     quick = [rep.part.name for rep in parts if sizes[rep.part.name] == "quick"]
     reached = sum(r.status == "reached" for r in results)
@@ -884,6 +922,8 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
         lines += ["", f"### {rep.plan.title or rep.part.figure}", ""]
         if rep.part.about:
             lines += [rep.part.about, ""]
+        if rep.part.protocol and sizes[rep.part.name] == "full":
+            lines += [f"**Protocol.** {rep.part.protocol}", ""]
         failed = [t for t in rep.plan.tasks if t.status == "failed"]
         for t in failed:
             lines.append(f"- task `{t.id}` failed: {_md_cell(t.error)}")
@@ -900,6 +940,8 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
         if rep.figures_note:
             lines += [f"Figures drawn {rep.figures_note}." if rep.figures_note.startswith("from")
                       else rep.figures_note[:1].upper() + rep.figures_note[1:] + ".", ""]
+        if sizes[rep.part.name] == "full":
+            lines += appendix_lines(rep.part, rep.plan.out_dir, appendix_dirs)
         lines += [f"Runs, index and summary: `{os.path.relpath(rep.plan.out_dir, os.path.dirname(rep.plan.out_dir))}/` "
                   f"(`sweep.json`, `summary.txt`, `runs/*.h5`: the finished run files, compacted; a "
                   f"rerun into this folder skips them).", ""]
