@@ -56,8 +56,8 @@ def write(src: RecordingSource, path: str) -> None:
                        "intervals/image_presentations",
         session_id=f"seed{meta['seed']}" if meta["seed"] is not None else None,
         keywords=["simulation", "spiking neural network", "feedback alignment", "spikefa"],
-        # NWB requires a subject; here it is the simulated network, not an animal: it was born
-        # when the run started, its sex is "O" (other), and it has no species to name
+        # nwbinspector counts a missing subject as critical; here it is the simulated network, born
+        # when the run started, of sex "O" (other), with no species to name (not an animal)
         subject=pynwb.file.Subject(subject_id=f"spikefa-network-seed{meta['seed']}", sex="O", date_of_birth=start,
                                    description=f"a simulated spiking neural network, layers {meta['layer_sizes']} "
                                                f"(spikefa); not an animal"),
@@ -67,7 +67,8 @@ def write(src: RecordingSource, path: str) -> None:
     _add_presentations(nwb, src, pynwb)
     first_of_recorder = {}
     for ch in src.trace_channels:
-        nwb.add_acquisition(_trace_series(src, ch, pynwb, H5DataIO, first_of_recorder))
+        if len(src.index(ch.recorder)["step"]):        # a TimeSeries needs at least one sample
+            nwb.add_acquisition(_trace_series(src, ch, pynwb, H5DataIO, first_of_recorder))
     with pynwb.NWBHDF5IO(path, "w") as io:
         io.write(nwb)
 
@@ -90,7 +91,7 @@ def _start_time(src) -> datetime.datetime:
 
 
 def _summary(src, meta) -> str:
-    net = meta["params"].get("network", {}) if isinstance(meta["params"].get("network"), dict) else {}
+    net = meta["params"].get("network") or {}
     bits = [src.title(), f"seed {meta['seed']}", f"layers {meta['layer_sizes']}"]
     bits += [f"{k} {net[k]}" for k in ("mode", "feedback", "tau", "eta") if k in net]
     bits.append(f"step k exported at k * {src.dt:g} s")
