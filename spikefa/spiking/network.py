@@ -50,16 +50,16 @@ _BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks) 
 
 
 class _DecayedWeights(np.ndarray):
-    """W[l] while decay is pending: scale * WT.T, computed in float64 and rounded once.
+    """W[l] while decay is pending: a copy of WT.T times the scale, as the backends fold it.
 
-    Folding the decay into the stored float32 weights on every read would round it away
-    (1 - 1e-8 is 1.0 in float32) and so change the run; only a write folds it. Slices of this
-    array are plain copies: write through ``net.W[l][index] = value``.
+    Folding the decay into the stored weights on every read would drop the part of the float64
+    scale that float32 cannot hold (1 - 1e-8 is 1.0 in float32) and so change the run; only a
+    write folds it. Slices of this array are plain copies: write through ``net.W[l][index] = value``.
     """
 
     @classmethod
     def of(cls, weights, h: int) -> "_DecayedWeights":
-        true = (weights.WT[h].T.astype(np.float64) * weights.scale[h]).astype(F32)
+        true = weights.WT[h].T * F32(weights.scale[h])
         arr = true.view(cls)
         arr._owner = (weights, h)
         return arr
@@ -72,8 +72,8 @@ class _DecayedWeights(np.ndarray):
         if self._owner is not None:
             weights, h = self._owner
             WT = weights.WT[h]
-            if weights.scale[h] != 1.0:    # in float64, so no weight loses its decay to rounding
-                WT[...] = (WT.astype(np.float64) * weights.scale[h]).astype(F32)
+            if weights.scale[h] != 1.0:    # as Weights.fold_decay does, for this layer only
+                WT *= F32(weights.scale[h])
                 weights.scale[h] = 1.0
             WT.T[index] = value
 
