@@ -24,3 +24,9 @@ class DivergenceError(SpikefaError):
         super().__init__(message)
         self.step = step
         self.layer = layer
+
+
+def one_line(exc: BaseException | str) -> str:
+    """An exception's message on one line: HDF5's messages span several (file write failed: time = ...\\n, ...)."""
+    text = " ".join(str(exc).split())
+    return text.replace(" ,", ",")

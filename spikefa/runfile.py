@@ -17,10 +17,18 @@ with ``h5py.File(path, "r", swmr=True)`` while it is written, and a killed run l
 opens that way with everything up to the last flush. HDF5 forbids creating objects in SWMR mode,
 so appends to undeclared metrics, put(), set_summary() and set_status() are held in memory and
 written when close() ends SWMR (it closes and reopens the file to write them).
+
+One writer: a RunFile takes the run file's lock (:mod:`spikefa.runlock`) before it creates or
+truncates the file, and holds it until closed. Before each flush it checks there is room for it
+(:mod:`spikefa.diskroom`), so a full disk stops the run while the file is still consistent. A
+write that fails anyway leaves the file as its last good flush left it: the RunFile then
+abandons the file (it does not close it, which would write to it again) and readers open it as
+one left by a dead writer.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as _dt
 import json
 import os
@@ -29,9 +37,39 @@ import sys
 import h5py
 import numpy as np
 
-from . import __version__
+from . import __version__, diskroom
 from .config import Model, flatten
-from .errors import OutputError
+from .errors import OutputError, one_line
+from .runlock import WriterLock
+
+# h5py objects of files whose writes failed: kept referenced, so that neither garbage collection
+# nor interpreter exit closes them (closing retries the failed writes and may crash HDF5)
+_ABANDONED: list = []
+
+
+EXIT_AFTER_FAILED_WRITE = 2
+
+
+def abandon(*objects) -> None:
+    """Keep HDF5 objects of a file whose write failed alive until the process ends, unclosed.
+
+    HDF5 closes every open file when the interpreter exits, and closing one whose write failed
+    can crash the process; so a process that abandoned a file leaves without that clean-up
+    (exit code 2, the code of every error a user can act on).
+    """
+    if not _ABANDONED:
+        atexit.register(_exit_without_hdf5_cleanup)
+    _ABANDONED.extend(o for o in objects if o is not None)
+
+
+def _exit_without_hdf5_cleanup():
+    # atexit runs handlers last-registered first: this one runs before h5py's and HDF5's
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(EXIT_AFTER_FAILED_WRITE)
 
 
 def check_writable(path: str) -> None:
@@ -71,11 +109,21 @@ class RunFile:
     def __init__(self, path: str, model: Model | None = None, mode: str = "w"):
         check_writable(path)
         self.path = path
+        # before the file is created or truncated: a live run's file is never opened by a second writer
+        self.lock = WriterLock(path).acquire("overwrite" if os.path.exists(path) else "write")
         try:
+            diskroom.check(path, 0, "a new run file", kept="nothing was written")
             self.h5 = h5py.File(path, mode, libver="latest")
         except OSError as exc:
-            raise OutputError(f"{path}: cannot open for writing ({exc}); choose another --out") from None
+            self.lock.release()
+            raise OutputError(f"{path}: cannot open for writing ({one_line(exc)}); choose another --out") from None
+        except BaseException:
+            self.lock.release()
+            raise
         self.swmr = False
+        self.broken = False          # a write failed: the file is left as its last good flush left it
+        self.holds_data = False      # anything computed was written (metrics, results, recordings)
+        self._unflushed = 0          # bytes appended since the last flush (what the next needs room for)
         self._deferred = []          # (what, fn(h5)) writes held until SWMR ends
         self._close_hooks = []       # called first thing in close(), e.g. recorders' last block
         if mode in ("w", "w-", "x") and model is not None:
@@ -101,11 +149,14 @@ class RunFile:
 
     # -- writing -------------------------------------------------------------------------------
     def _guard(self, fn, what):
+        if self.broken:
+            raise OutputError(f"{self.path}: an earlier write failed; nothing more is written to it")
         try:
             return fn()
-        except (OSError, ValueError) as exc:
-            raise OutputError(f"{self.path}: writing {what} failed ({exc}); free disk space or "
-                              f"choose another --out (everything written before is kept)") from None
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.broken = True
+            raise OutputError(f"{self.path}: writing {what} failed ({one_line(exc)}); free disk space or "
+                              f"choose another --out (everything up to the last flush is kept)") from None
 
     def _defer_or_do(self, fn, what):
         """Run ``fn(h5)`` now, or after SWMR ends when it would create objects or attributes."""
@@ -145,6 +196,8 @@ class RunFile:
         path = "metrics/" + name
         if values.ndim == 0:
             raise ValueError("extend takes a block of samples; use append for one sample")
+        self.holds_data = True
+        self._unflushed += values.nbytes
 
         def do(h5):
             if path not in h5:
@@ -163,6 +216,9 @@ class RunFile:
         """Write /results/NAME once (replacing an earlier value)."""
         path = "results/" + name
         arr = np.array(array)
+        self.holds_data = True
+        if not self.swmr:
+            diskroom.check(self.path, arr.nbytes, f"result {name}")
 
         def do(h5):
             if path in h5:
@@ -190,7 +246,13 @@ class RunFile:
             do(self.h5)
 
     def flush(self) -> None:
+        self.check_room(self._unflushed, "the next flush")
         self._guard(self.h5.flush, "flush")
+        self._unflushed = 0
+
+    def check_room(self, need: int, what: str) -> None:
+        """Stop (OutputError) before writing when the disk cannot take ``need`` more bytes."""
+        diskroom.check(self.path, need, what, kept="everything up to the last flush is kept")
 
     # -- live writing ----------------------------------------------------------------------------
     def start_swmr(self) -> None:
@@ -213,6 +275,15 @@ class RunFile:
                 hook()
             except Exception as exc:   # the file must still be closed; the first failure is raised after
                 failure = failure or exc
+        if self.broken:
+            # closing would retry the failed writes; the file stays as its last good flush left it
+            abandon(self.h5)
+            self.swmr = False
+            self._deferred = []
+            self.lock.release()
+            if failure is not None and sys.exc_info()[1] is None:
+                raise failure
+            return
         if self.h5.id.valid:
             try:
                 self.h5.close()
@@ -224,11 +295,21 @@ class RunFile:
             deferred, self._deferred = self._deferred, []
             if deferred:
                 self._write_deferred(deferred)
+        self.lock.release()
         if failure is not None:
             if sys.exc_info()[1] is None:
                 raise failure
             # closing while an error is being handled (the runner's cleanup): that error is the news
-            print(f"spikefa: {failure}", file=sys.stderr)
+            print(f"spikefa: {one_line(failure)}", file=sys.stderr)
+
+    def discard(self) -> None:
+        """Close and delete the file: a run that failed before computing anything leaves nothing behind."""
+        self.close()
+        if not self.broken:
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
 
     def _write_deferred(self, deferred):
         """Reopen the file outside SWMR mode and write what SWMR mode could not."""
@@ -241,7 +322,7 @@ class RunFile:
             except OSError as exc:
                 failure = exc
         if h5 is None:
-            print(f"spikefa: {self.path}: could not reopen to write final status and results ({failure}); "
+            print(f"spikefa: {self.path}: could not reopen to write final status and results ({one_line(failure)}); "
                   f"recordings and declared metrics are kept", file=sys.stderr)
             return
         try:
@@ -249,7 +330,7 @@ class RunFile:
                 try:
                     fn(h5)
                 except (OSError, ValueError) as exc:
-                    raise OutputError(f"{self.path}: writing {what} failed ({exc}); free disk space or "
+                    raise OutputError(f"{self.path}: writing {what} failed ({one_line(exc)}); free disk space or "
                                       f"choose another --out (everything written before is kept)") from None
         finally:
             h5.close()
@@ -262,10 +343,16 @@ class RunFile:
 
 
 def read_summary(path: str) -> dict:
-    with h5py.File(path, "r") as h5:
+    from .record.files import open_read, reading
+
+    with open_read(path) as h5, reading(path):
+        if "summary" not in h5:
+            return {}
         return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5["summary"].attrs.items()}
 
 
 def read_params(path: str) -> dict:
-    with h5py.File(path, "r") as h5:
+    from .record.files import open_read, reading
+
+    with open_read(path) as h5, reading(path):
         return json.loads(h5.attrs["params"])

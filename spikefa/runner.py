@@ -3,24 +3,26 @@
 The runner owns everything around an experiment: output path checks before any work, the run
 file's status on every way out (finished, interrupted by Ctrl-C or SIGTERM, diverged, failed),
 and the summary table. Experiments only compute and write results.
+
+Stopping: Ctrl-C and SIGTERM only ask the run to stop (:mod:`spikefa.stop`); experiments stop at
+their next stop point (between compiled blocks of the spiking network, at each progress-bar
+update of the others), where a checkpoint can be written and no write is cut in half.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import os
 import shlex
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import experiments
+from . import experiments, stop
 from .config import Model, load_model
-from .errors import DivergenceError, OutputError, SpikefaError
+from .errors import ConfigError, DivergenceError, OutputError, SpikefaError
+from .stop import Interrupted, Terminated  # noqa: F401  (Terminated: the CLI's exit code 143)
 from tqdm import tqdm
 
 from .progress import bar, format_table
@@ -41,7 +43,8 @@ class RunContext:
     log: Callable[[str], None] = field(default=lambda msg: tqdm.write(msg, file=sys.stderr))
 
     def progress(self, total=None, desc="", unit="it", **kw):
-        return bar(total=total, desc=desc, unit=unit, enabled=self.show_progress, **kw)
+        """A progress bar whose update() is a stop point: experiments update it between blocks."""
+        return StopPointBar(bar(total=total, desc=desc, unit=unit, enabled=self.show_progress, **kw))
 
     def checkpoint_path(self) -> str:
         """Where checkpoints go: beside the run file, same stem."""
@@ -49,33 +52,99 @@ class RunContext:
         return stem + ".ckpt.h5"
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, a batch scheduler's stop): handled as Ctrl-C is, so the run file is
-    closed with its status and a checkpoint to resume from is named."""
+class StopPointBar:
+    """A progress bar (tqdm or Heartbeat) that is also a stop point: while it is open a first
+    Ctrl-C or SIGTERM only asks to stop, and update() stops the run (stop.check) when asked."""
 
+    def __init__(self, inner):
+        self._inner = inner
+        self._polling = stop.polling()
+        self._polling.__enter__()
+        self._open = True
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    if threading.current_thread() is not threading.main_thread():
-        yield              # sweep workers: signals reach only the main thread
-        return
+    def update(self, n=1):
+        self._inner.update(n)
+        stop.check()
 
-    def stop(signum, frame):
-        raise Terminated()
+    def close(self):
+        if self._open:
+            self._open = False
+            self._polling.__exit__(None, None, None)
+        self._inner.close()
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
 
 
 def default_out_path(model: Model) -> str:
+    """runs/<model>-seed<N>-<time>.h5, with -2, -3 ... when a run started in the same second has it."""
     stem = os.path.splitext(os.path.basename(str(model.source)))[0] or model.experiment
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     seed = model.params.get("seed")
     tail = f"-seed{seed}" if seed is not None else ""
-    return os.path.join("runs", f"{stem}{tail}-{stamp}.h5")
+    base = os.path.join("runs", f"{stem}{tail}-{stamp}")
+    path, k = base + ".h5", 1
+    while os.path.exists(path) or os.path.exists(path + ".lock"):
+        k += 1
+        path = f"{base}-{k}.h5"
+    return path
+
+
+def check_resume(resume: str, out_path: str) -> None:
+    """Before any work: --resume names a checkpoint, and the run writes neither over it nor over
+    the run file it continues."""
+    if not os.path.isfile(resume):
+        raise ConfigError(f"--resume {resume}: no such checkpoint; give the .ckpt.h5 file written beside an "
+                          f"earlier run file")
+    same = os.path.exists(out_path) and os.path.samefile(resume, out_path)
+    if same or os.path.abspath(resume) == os.path.abspath(out_path):
+        raise ConfigError(f"--out {out_path} is the checkpoint given to --resume; the resumed run writes a "
+                          f"new run file: choose another --out")
+    stem = resume[:-len(".ckpt.h5")] if resume.endswith(".ckpt.h5") else None
+    if stem and os.path.abspath(stem + ".h5") == os.path.abspath(out_path):
+        raise ConfigError(f"--out {out_path} is the run file that wrote the checkpoint {resume}; the resumed "
+                          f"run continues it in a new file (the reader joins both): choose another --out")
+    if _is_run_file(resume):
+        ckpt = os.path.splitext(resume)[0] + ".ckpt.h5"
+        there = f" ({ckpt} is beside it)" if os.path.isfile(ckpt) else ""
+        raise ConfigError(f"--resume {resume}: is a run file, not a checkpoint; pass its checkpoint "
+                          f"RUN.ckpt.h5{there}")
+
+
+def _is_run_file(path: str) -> bool:
+    try:
+        from .record.files import open_read
+
+        with open_read(path) as h5:
+            return "experiment" in h5.attrs and "status" in h5.attrs
+    except (SpikefaError, OSError):
+        return False
+
+
+LARGE_FOLDER_BYTES = 1 << 30
+
+
+def folder_bytes(folder: str) -> int:
+    """Bytes in the files directly in ``folder`` (not below: --out may sit in a large tree)."""
+    total = 0
+    try:
+        with os.scandir(folder) as entries:
+            for e in entries:
+                try:
+                    if e.is_file(follow_symlinks=False):
+                        total += e.stat(follow_symlinks=False).st_size
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    return total
 
 
 def make_out_folder(folder: str) -> None:
@@ -112,11 +181,13 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
         out_path = default_out_path(model)
         make_out_folder(os.path.dirname(out_path))
     check_out_file(out_path)
+    if resume:
+        check_resume(resume, out_path)
     module = experiments.get(model.experiment)
     ctx = RunContext(model=model, quick=quick, resume=resume, out_path=out_path, show_progress=show_progress)
     t0 = time.perf_counter()
-    out = RunFile(out_path, model)
-    with _sigterm_as_interrupt():
+    with stop.handling_signals():
+        out = RunFile(out_path, model)
         try:
             rows = module.run(model.params, out, ctx)
         except DivergenceError as exc:
@@ -124,22 +195,18 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
             out.close()
             raise SpikefaError(f"{exc} (results up to then are kept in {out_path})") from None
         except KeyboardInterrupt as exc:
-            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            how = exc.signal_name if isinstance(exc, Interrupted) else "Ctrl-C"
             out.set_status("interrupted", f"stopped by {how}")
             out.close()
-            resume = ""
-            if os.path.exists(ctx.checkpoint_path()):
-                resume = f"; continue with --resume {ctx.checkpoint_path()} --out NEW.h5"
-            ctx.log(f"interrupted: results so far kept in {out_path}{resume}")
+            ctx.log(f"interrupted: results so far kept in {out_path}{_resume_hint(ctx)}")
             raise
         except SpikefaError as exc:
-            out.set_status("failed", str(exc))
-            out.close()
+            _close_failed(out, str(exc))
             raise
         except BaseException as exc:
-            out.set_status("failed", repr(exc))
-            out.close()
+            _close_failed(out, repr(exc))
             raise
+        stopped = stop.requested()    # a stop asked for as the experiment returned: it has finished
     if isinstance(rows, dict):
         rows = [rows]
     rows = rows or []
@@ -150,6 +217,10 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
     out.set_summary(wall_time_s=wall)
     out.set_status("finished")
     out.close()
+    _say_if_folder_is_large(out_path, ctx.log)
+    if stopped:
+        ctx.log(f"{stopped} came as the run finished; its results are complete in {out_path}")
+        raise (Terminated if stopped == "SIGTERM" else Interrupted)()
     if echo:
         title = model.title or model.experiment
         sys.stderr.flush()     # the last progress line is done before the table starts
@@ -157,6 +228,30 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
         print(f"results: {out_path}")
         print(f"next: spikefa plot {shlex.quote(out_path)}   (its figures; --list says which it has)")
     return out_path, rows
+
+
+def _resume_hint(ctx: RunContext) -> str:
+    # a resumed run interrupted before its first checkpoint can go on from the one it resumed from
+    for ckpt in (ctx.checkpoint_path(), ctx.resume):
+        if ckpt and os.path.exists(ckpt):
+            return f"; continue with --resume {ckpt} --out NEW.h5"
+    return ""
+
+
+def _close_failed(out: RunFile, message: str) -> None:
+    """Close a failed run's file; one that holds nothing computed is removed (it would only clutter)."""
+    if out.holds_data or out.broken:
+        out.set_status("failed", message)
+        out.close()
+    else:
+        out.discard()
+
+
+def _say_if_folder_is_large(out_path: str, log) -> None:
+    folder = os.path.dirname(os.path.abspath(out_path))
+    size = folder_bytes(folder)
+    if size >= LARGE_FOLDER_BYTES:
+        log(f"note: {folder} now holds {size / 1e9:.1f} GB of run files and checkpoints")
 
 
 def run_file(path: str | None, out_path: str | None = None, *, quick=False, seed=None, overrides=None,

@@ -118,12 +118,15 @@ FULL_DISK = r"""
 import resource, signal, sys
 sys.path.insert(0, {tests!r})
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails with EFBIG, like a full disk
-resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+resource.setrlimit(resource.RLIMIT_FSIZE, (1_500_000, 1_500_000))
 from record_fakenet import FakeNet
+from spikefa import diskroom
 from spikefa.config import Model
 from spikefa.errors import OutputError
 from spikefa.record import Recorder, build_recorders
 from spikefa.runfile import RunFile
+if {no_room_check!r}:         # as if another process filled the disk between the check and the write
+    diskroom.check = lambda *a, **k: None
 out = RunFile({path!r}, Model(experiment="spiking", params={{"seed": 0}}, source="t"))
 net = FakeNet([50, 400, 300, 100])
 build_recorders([Recorder(layers="all", variables=["V", "U", "spikes"])], net, out, block_steps=20,
@@ -137,13 +140,21 @@ except OutputError as exc:
 """
 
 
-def test_a_full_disk_stops_the_run_with_a_clear_error_and_keeps_the_samples(tmp_path):
+@pytest.mark.parametrize("no_room_check", [False, True], ids=["stopped-before", "write-failed"])
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_keeps_the_samples(tmp_path, no_room_check):
     path = str(tmp_path / "run.h5")
-    script = FULL_DISK.format(tests=os.path.dirname(__file__), path=path)
+    script = FULL_DISK.format(tests=os.path.dirname(__file__), path=path, no_room_check=no_room_check)
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    # HDF5 cannot close a file it cannot extend: the process may die at exit, after the message
+    # never a crash; a process that abandoned a file after a failed write exits with code 2
+    assert res.returncode == (2 if no_room_check else 0), res.stderr[-2000:]
     line = [x for x in res.stdout.splitlines() if x.startswith("OutputError:")]
-    assert line and "writing recordings failed" in line[0] and "File too large" in line[0], res.stdout
+    assert len(line) == 1, res.stdout
+    if no_room_check:
+        assert "writing recordings failed" in line[0] and "File too large" in line[0], line
+    else:
+        assert "file-size limit reached" in line[0], line
+        with h5py.File(path, "r") as h5:              # stopped before any write failed: an ordinary file
+            assert h5.attrs["status"] == "failed"
     kept = int(line[0].split("samples up to step ")[1].split()[0])
     with open_run(path) as rec:
         steps = rec.index()["step"]

@@ -74,6 +74,7 @@ synthetic_test = 60
 images = 240
 eval_every = 80
 checkpoint_every = 40
+checkpoint_min_s = 0
 """
 
 

@@ -3,9 +3,15 @@
 Model file tables: [network] (spikefa.spiking.params.NETWORK_SCHEMA), [data], [train] and
 [record] (recorders, spikefa.record). Writes /metrics/<arm>/examples_seen, test_error, train_error,
 images_per_s and eta (and validation_error with data.validation_size) at every evaluation, saves a
-checkpoint (ctx.checkpoint_path()) at every evaluation and every train.checkpoint_every images, and
+checkpoint (ctx.checkpoint_path()) at every evaluation, every train.checkpoint_every images and
+when stopped by Ctrl-C or SIGTERM (between two blocks of steps, so resuming redoes nothing), and
 continues from one with --resume: the resumed run computes exactly what the run never stopped would
 have, learning-rate schedule included.
+
+Checkpoints are written only for runs long enough to need one: a run expected to take less than
+train.checkpoint_min_s seconds (60 by default, measured on its own first images) writes none, since
+running it again costs less than the checkpoint (about 53 MB for the Figure 4 network). A resumed
+run, and a run that has written one already, always writes them.
 
 The learning-rate schedule (train.eta_drop_*, not in the paper) multiplies eta by eta_drop_factor
 when the error it watches has not fallen by eta_drop_min_delta for eta_drop_patience scheduled
@@ -20,6 +26,7 @@ import time
 
 import numpy as np
 
+from .. import stop
 from ..config import Field
 from ..errors import ConfigError, DataError
 from ..spiking import NETWORK_SCHEMA, SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
@@ -69,6 +76,8 @@ SCHEMA = {
         "eval_every": Field(10000, "int", "images between test-set evaluations", min=1, max=MAX_IMAGES),
         "checkpoint_every": Field(0, "int", "images between checkpoints besides those at evaluations "
                                   "(0: only at evaluations)", min=0, max=MAX_IMAGES),
+        "checkpoint_min_s": Field(60.0, "float", "write checkpoints only when the whole run is expected to take "
+                                  "at least this many seconds (0: always)", min=0),
         "shuffle": Field(True, "bool", "a fresh random order of the training set every epoch"),
         "arm": Field(None, "str", "name of the metrics group (default: from the feedback pathway, "
                      "e.g. fa, bp, direct, shallow, with _sparse and _rate appended)", optional=True),
@@ -219,6 +228,7 @@ def run(params: dict, out, ctx) -> list[dict]:
             for name in metric_names:
                 out.append(f"{arm}/{name}", row[name])
         schedule.update(extra.get("eta_schedule", {}))
+        _check_work_left(ctx.resume, net, extra, t["images"], ctx.quick)
         ctx.log(f"resuming from {ctx.resume} at {net.images_seen} images, step {net.step}, eta {net.eta:g}")
     else:
         net = SpikingNetwork(p)
@@ -236,13 +246,34 @@ def run(params: dict, out, ctx) -> list[dict]:
                                     resume_step=True if ctx.resume else None, continues=continues, log=ctx.log)
     total = t["images"]
     ckpt_path = ctx.checkpoint_path()
+    every = t["eval_every"]
     window_errors, window_images = 0, 0
+    next_eval = (net.images_seen // every + 1) * every    # images at the next scheduled evaluation
+    final_done = False
     if ctx.resume:
         window_errors, window_images = extra.get("window_errors", 0), extra.get("window_images", 0)
+        # a checkpoint written when an evaluation was interrupted has it still to do
+        next_eval = extra.get("next_eval", next_eval)
     final = history[-1] if history else None
     last_train_error = float("nan")
     started, images_at_start = time.perf_counter(), net.images_seen
+    checkpoints = _CheckpointRule(t["checkpoint_min_s"], resumed=bool(ctx.resume), total=total,
+                                  images_at_start=images_at_start)
     bar = ctx.progress(total=total, desc=f"spiking {arm}", unit="img", initial=min(net.images_seen, total))
+
+    def checkpoint():
+        if recording is not None:
+            recording.flush()   # a checkpoint must not be ahead of the recordings it continues
+        if checkpoints.wanted(net.images_seen):
+            save_checkpoint(net, ckpt_path, extra={
+                "history": [[row[name] for name in metric_names] for row in history],
+                "history_names": list(metric_names), "eta_schedule": schedule, "arm": arm,
+                "window_errors": window_errors, "window_images": window_images, "next_eval": next_eval,
+                "final_pending": net.images_seen >= total and not final_done})
+            checkpoints.written = True
+
+    def test_block():
+        stop.check()
 
     def on_block(n_images, n_errors):
         nonlocal window_errors, window_images
@@ -252,45 +283,50 @@ def run(params: dict, out, ctx) -> list[dict]:
         bar.set_postfix(err=f"{window_errors / window_images:.3f}", refresh=False)
 
     try:
-        while net.images_seen < total:
-            next_eval = (net.images_seen // t["eval_every"] + 1) * t["eval_every"]
-            boundaries = [total, next_eval]
-            if t["checkpoint_every"]:
-                boundaries.append((net.images_seen // t["checkpoint_every"] + 1) * t["checkpoint_every"])
-            stop = min(boundaries)
-            net.train(X, y, stop - net.images_seen, callback=on_block)
-            # S streams take images S at a time, so images_seen may step past the boundary
-            scheduled = net.images_seen >= next_eval
-            if scheduled or net.images_seen >= total:
-                err = net.test(Xt, yt)
-                val_err = net.test(Xv, yv) if Xv is not None else float("nan")
-                last_train_error = window_errors / max(1, window_images)
-                elapsed = time.perf_counter() - started
-                rate = (net.images_seen - images_at_start) / max(elapsed, 1e-9)
-                note = ""
-                if scheduled and drop:
-                    note = _eta_schedule(net, schedule, val_err if Xv is not None else err, t)
-                # eta: the learning rate training goes on with after this evaluation
-                row = dict(examples_seen=net.images_seen, test_error=err, train_error=last_train_error,
-                           images_per_s=rate, eta=net.eta, validation_error=val_err)
-                for name in metric_names:
-                    out.append(f"{arm}/{name}", row[name])
-                out.flush()
-                ctx.log(f"{net.images_seen} images: test error {err:.4f}, "
-                        + (f"validation error {val_err:.4f}, " if Xv is not None else "")
-                        + f"training error {last_train_error:.4f}, {rate:.1f} images/s" + note)
-                final = row
-                if scheduled:
-                    # an evaluation only because the run ends here is not part of the schedule that a
-                    # resumed run continues (a run never stopped would not have made it)
-                    history.append(row)
-                    window_errors = window_images = 0
-            if recording is not None:
-                recording.flush()   # a checkpoint must not be ahead of the recordings it continues
-            save_checkpoint(net, ckpt_path, extra={
-                "history": [[row[name] for name in metric_names] for row in history],
-                "history_names": list(metric_names), "eta_schedule": schedule, "arm": arm,
-                "window_errors": window_errors, "window_images": window_images})
+        with stop.polling():
+            while True:
+                # S streams take images S at a time, so images_seen may step past a boundary
+                scheduled = net.images_seen >= next_eval
+                ending = net.images_seen >= total
+                if scheduled or (ending and not final_done):
+                    err = net.test(Xt, yt, callback=test_block)
+                    val_err = net.test(Xv, yv, callback=test_block) if Xv is not None else float("nan")
+                    last_train_error = window_errors / max(1, window_images)
+                    elapsed = time.perf_counter() - started
+                    rate = (net.images_seen - images_at_start) / max(elapsed, 1e-9)
+                    note = ""
+                    if scheduled and drop:
+                        note = _eta_schedule(net, schedule, val_err if Xv is not None else err, t)
+                    # eta: the learning rate training goes on with after this evaluation
+                    row = dict(examples_seen=net.images_seen, test_error=err, train_error=last_train_error,
+                               images_per_s=rate, eta=net.eta, validation_error=val_err)
+                    for name in metric_names:
+                        out.append(f"{arm}/{name}", row[name])
+                    out.flush()
+                    ctx.log(f"{net.images_seen} images: test error {err:.4f}, "
+                            + (f"validation error {val_err:.4f}, " if Xv is not None else "")
+                            + f"training error {last_train_error:.4f}, {rate:.1f} images/s" + note)
+                    final = row
+                    if scheduled:
+                        # an evaluation only because the run ends here is not part of the schedule that a
+                        # resumed run continues (a run never stopped would not have made it)
+                        history.append(row)
+                        window_errors = window_images = 0
+                        next_eval = (net.images_seen // every + 1) * every
+                    final_done = ending
+                    checkpoint()
+                elif net.images_seen > images_at_start:
+                    checkpoint()        # a checkpoint_every boundary
+                if ending:
+                    break
+                boundaries = [total, next_eval]
+                if t["checkpoint_every"]:
+                    boundaries.append((net.images_seen // t["checkpoint_every"] + 1) * t["checkpoint_every"])
+                net.train(X, y, min(boundaries) - net.images_seen, callback=on_block)
+    except stop.Interrupted as exc:
+        if exc.at_safe_point:       # between blocks: the network's state is whole
+            checkpoint()
+        raise
     finally:
         bar.close()
         if recording is not None:
@@ -305,8 +341,38 @@ def run(params: dict, out, ctx) -> list[dict]:
         summary["validation_error"] = final["validation_error"]
     if drop:
         summary.update(eta=net.eta, eta_decided_on=watched)
-    summary.update(images_per_s=(net.images_seen - images_at_start) / max(elapsed, 1e-9), checkpoint=ckpt_path)
+    summary.update(images_per_s=(net.images_seen - images_at_start) / max(elapsed, 1e-9),
+                   checkpoint=ckpt_path if checkpoints.written else "-")
     return [summary]
+
+
+class _CheckpointRule:
+    """Whether to write a checkpoint now: only when the run is long enough to need one (module doc)."""
+
+    def __init__(self, min_s: float, resumed: bool, total: int, images_at_start: int):
+        self.min_s, self.total, self.images_at_start = float(min_s), total, images_at_start
+        self.written = False
+        self.always = resumed or self.min_s <= 0
+        self.started = time.perf_counter()
+
+    def wanted(self, images_seen: int) -> bool:
+        if self.always or self.written:
+            return True
+        done = images_seen - self.images_at_start
+        if done <= 0:
+            return False
+        expected_s = (time.perf_counter() - self.started) * (self.total - self.images_at_start) / done
+        return expected_s >= self.min_s
+
+
+def _check_work_left(path: str, net: SpikingNetwork, extra: dict, total: int, quick: bool) -> None:
+    """A checkpoint at or past train.images has nothing left to run: say so rather than finish with no result."""
+    if net.images_seen < total or (net.images_seen == total and extra.get("final_pending")):
+        return
+    why = (" (--quick scales train.images down: resume without --quick)" if quick else "")
+    raise ConfigError(f"--resume {path}: the checkpoint is at {net.images_seen} images and this run trains "
+                      f"{total} (train.images){why}; nothing is left to run: raise train.images, e.g. --set "
+                      f"train.images={2 * max(net.images_seen, 1)}")
 
 
 def _eta_schedule(net: SpikingNetwork, schedule: dict, error: float, t: dict) -> str:

@@ -17,13 +17,13 @@ import time
 import h5py
 import numpy as np
 
-from .. import __version__
-from ..errors import ConfigError, OutputError
-from ..runfile import RunFile, check_writable
+from .. import __version__, diskroom
+from ..errors import ConfigError, OutputError, one_line
+from ..runfile import RunFile, abandon, check_writable
 from . import netview
 from .declare import Recorder, parse_record_params, resolve_recorders
 from .files import open_for_resume
-from .writer import CudaChannel, HostChannel, RecorderWriter
+from .writer import CHUNK_BYTES, CudaChannel, HostChannel, RecorderWriter
 
 LAYOUT_VERSION = 1
 STEP_MEANING = ("one time step of the network; a sample's step is net.step when it was taken: the training "
@@ -47,6 +47,7 @@ class Recording:
         self.closed = False
         self.failed = False
         self.flushed_step = None     # last step known to be on disk (a failed flush may leave later ones partial)
+        self.first_step = None       # the first step this recording can hold (resumed runs start late)
         self._released_step = None   # last step written, once a failure released the data sets
         self._next_flush = time.monotonic() + self.flush_interval_s
 
@@ -72,9 +73,11 @@ class Recording:
             fn()
         except (OSError, ValueError, RuntimeError) as exc:
             self.failed = True
+            if self.runfile is not None:
+                self.runfile.broken = True
             kept = self.flushed_step
             kept_txt = "no samples" if kept is None else f"samples up to step {kept}"
-            why = " ".join(str(exc).split())     # HDF5 messages span lines; the error is one line
+            why = one_line(exc)
             raise OutputError(f"{self.path}: writing recordings failed ({why}); free disk space or choose "
                               f"another --out ({kept_txt} are kept; later ones may be incomplete)") from None
 
@@ -82,14 +85,35 @@ class Recording:
         """Write every buffered row and make it durable (and visible to SWMR readers)."""
         if self.failed or self.closed or not self.writers:
             return
+        self._check_room()
         for w in self.writers:
             self._write(w.write_block)
         self._write(self.h5.flush)
         self.flushed_step = self.last_step_written()
         self._next_flush = time.monotonic() + self.flush_interval_s
 
+    def _check_room(self):
+        """Stop before a flush the disk cannot take: HDF5 leaves a file it failed to extend inconsistent."""
+        need = 0
+        for w in self.writers:
+            datasets = len(w.index_ds) + sum(2 if ch.encoding == "events" else 1 for ch in w.channels)
+            # each flush rewrites the last, partly filled chunk of every data set
+            need += w.rows * (8 * len(w.index_ds) + sum(ch.buf.itemsize * ch.n_units for ch in w.channels))
+            need += datasets * 2 * CHUNK_BYTES
+        kept = "no samples" if self.flushed_step is None else f"samples up to step {self.flushed_step}"
+        try:
+            diskroom.check(self.path, need, "the next flush of recordings", kept=f"{kept} are kept")
+        except OutputError:
+            self.failed = True       # nothing failed on disk: the file closes normally, with its status
+            self._stopped_for_room = True
+            raise
+
     def _release(self):
         self._released_step = self.last_step_written()
+        if not getattr(self, "_stopped_for_room", False):
+            # a failed write: closing or freeing these data sets would retry it
+            abandon(*[d for w in self.writers for d in w.index_ds.values()],
+                    *[d for w in self.writers for ch in w.channels for d in (ch.ds, ch.ds_unit)])
         for w in self.writers:
             w.index_ds.clear()
             for ch in w.channels:
@@ -122,13 +146,18 @@ class Recording:
             if self.net is not None:
                 netview.detach(self.net, self)
             if self.owns_file and self.h5 is not None and self.h5.id.valid:
-                try:
+                if self.failed and not getattr(self, "_stopped_for_room", False):
+                    abandon(self.h5)
+                else:
                     self.h5.close()
-                except (OSError, RuntimeError):
-                    if not self.failed:
-                        raise
         if interrupted and (self.writers or self.failed):
-            self.log(f"interrupted: recordings up to step {self.last_step_written()} kept in {self.path}")
+            last = self.last_step_written()
+            if last is None:
+                first = self.first_step
+                since = f" (it records from step {first})" if first is not None else ""
+                self.log(f"interrupted: no recordings yet in {self.path}{since}")
+            else:
+                self.log(f"interrupted: recordings up to step {last} kept in {self.path}")
 
     def __enter__(self):
         return self
@@ -221,6 +250,7 @@ def build_recorders(record_params, net, out, *, model_params: dict | None = None
         raise
 
     rec = Recording(h5, path, writers, options["flush_interval_s"], runfile=runfile, owns_file=owns_file, log=log)
+    rec.first_step = int(h5["recordings"].attrs["first_step"])
     if runfile is not None:
         runfile.on_close(rec.close)
     netview.attach(net, rec)

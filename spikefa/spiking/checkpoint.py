@@ -5,26 +5,62 @@ decay ``scale``, so a resumed run rounds exactly like one never stopped), b, B, 
 training streams' V, U, P, Mod and spikes, the step counter, the position in the data stream
 (``images_seen``) and the learning rate now (``net.eta``), plus a JSON ``extra`` dict for the
 caller (e.g. an experiment's progress).
-It is written to ``PATH.tmp`` and renamed over PATH, so a crash never leaves half a checkpoint.
+It is written to ``PATH.tmp``, synced, and renamed over PATH, so a crash never leaves half a
+checkpoint and a failed write (a full disk) keeps the previous one.
+
+Format 2 adds ``checksum``: SHA-256 over every array (name, dtype, shape, bytes) and the
+attributes that place the network in its run, so a checkpoint damaged on disk or edited by hand
+is refused with one line instead of resuming a different run. Format 1 checkpoints (no checksum)
+still load. Whatever a file holds, loading it raises DataError, never another exception.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
 import h5py
+import numpy as np
 
-from ..errors import DataError, OutputError
+from .. import diskroom
+from ..errors import DataError, OutputError, one_line
 from .network import SpikingNetwork
 from .params import SpikingParams
 
-FORMAT = "spikefa-spiking-checkpoint/1"
+FORMAT_NAME = "spikefa-spiking-checkpoint"
+VERSION = 2
+FORMAT = f"{FORMAT_NAME}/{VERSION}"
+READABLE = (f"{FORMAT_NAME}/1", FORMAT)
+_SUMMED_ATTRS = ("format", "params", "step", "images_seen", "eta", "seed", "extra")
+
+
+def checksum(h5) -> str:
+    """SHA-256 of a checkpoint's arrays and placing attributes, in a fixed order."""
+    digest = hashlib.sha256()
+    for key in _SUMMED_ATTRS:
+        if key in h5.attrs:
+            digest.update(f"{key}={h5.attrs[key]!r};".encode())
+    names = []
+    h5.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    for name in sorted(names):
+        a = np.ascontiguousarray(h5[name][()])
+        digest.update(f"{name}:{a.dtype.str}:{a.shape};".encode())
+        digest.update(a.tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def checkpoint_bytes(net: SpikingNetwork) -> int:
+    w, st = net.weights, net.state
+    arrays = [*w.WT, *w.b, *[b for b in w.B if b is not None], *[m for m in w.maskT if m is not None]]
+    arrays += [a for group in st.groups() for a in group]
+    return int(sum(np.asarray(a).nbytes for a in arrays)) + (64 << 10)
 
 
 def save_checkpoint(net: SpikingNetwork, path: str, extra: dict | None = None) -> str:
     w, st = net.weights, net.state
     tmp = path + ".tmp"
+    diskroom.check(tmp, checkpoint_bytes(net), "the checkpoint", kept="the previous checkpoint is kept")
     try:
         with h5py.File(tmp, "w") as h5:
             h5.attrs["format"] = FORMAT
@@ -48,12 +84,15 @@ def save_checkpoint(net: SpikingNetwork, path: str, extra: dict | None = None) -
             for name, group in zip(("s", "V", "P", "U", "Mod", "A", "D"), st.groups()):
                 for i, a in enumerate(group):
                     g[f"{name}{i}"] = a
+            h5.attrs["checksum"] = checksum(h5)
+        with open(tmp, "rb") as fh:        # on disk before it replaces the previous checkpoint
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, RuntimeError, ValueError) as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise OutputError(f"{path}: writing the checkpoint failed ({exc}); free disk space or choose "
-                          f"another output folder") from None
+        raise OutputError(f"{path}: writing the checkpoint failed ({one_line(exc)}); the previous checkpoint "
+                          f"is kept; free disk space or choose another output folder") from None
     return path
 
 
@@ -62,10 +101,8 @@ def load_checkpoint(path: str, backend: str | None = None) -> tuple[SpikingNetwo
     if not os.path.isfile(path):
         raise DataError(f"{path}: checkpoint not found; give the .ckpt.h5 file written by an earlier run")
     try:
-        with h5py.File(path, "r") as h5:
-            if h5.attrs.get("format") != FORMAT:
-                raise DataError(f"{path}: not a spiking-network checkpoint (format "
-                                f"{h5.attrs.get('format')!r}); give a .ckpt.h5 file written by spikefa")
+        with h5py.File(path, "r", locking=False) as h5:
+            _check_format(path, h5)
             kw = json.loads(h5.attrs["params"])
             if backend is not None:
                 kw["backend"] = backend
@@ -89,12 +126,37 @@ def load_checkpoint(path: str, backend: str | None = None) -> tuple[SpikingNetwo
             net.images_seen = int(h5.attrs["images_seen"])
             net.eta = float(h5.attrs.get("eta", net.params.eta))   # older checkpoints: params.eta
             extra = json.loads(h5.attrs["extra"])
-    except (OSError, KeyError) as exc:
-        raise DataError(f"{path}: checkpoint unreadable or incomplete ({exc}); use another checkpoint") from None
+    except DataError:
+        raise
+    except Exception as exc:     # a foreign or edited file can break any step: one line, never a traceback
+        raise DataError(f"{path}: checkpoint unreadable or incomplete ({type(exc).__name__}: {one_line(exc)}); "
+                        f"use another checkpoint") from None
     return net, extra
+
+
+def _check_format(path: str, h5) -> None:
+    fmt = h5.attrs.get("format")
+    fmt = fmt.decode() if isinstance(fmt, bytes) else fmt
+    if "experiment" in h5.attrs and "status" in h5.attrs:
+        raise DataError(f"{path}: is a run file, not a checkpoint; pass its checkpoint RUN.ckpt.h5")
+    if not isinstance(fmt, str) or not fmt.startswith(FORMAT_NAME + "/"):
+        raise DataError(f"{path}: not a spiking-network checkpoint (no format {FORMAT_NAME}); give a .ckpt.h5 "
+                        f"file written by spikefa")
+    if fmt not in READABLE:
+        raise DataError(f"{path}: checkpoint format {fmt!r} is not one this spikefa reads ({', '.join(READABLE)}); "
+                        f"resume with the spikefa version that wrote it")
+    if fmt != READABLE[0]:
+        stored = h5.attrs.get("checksum")
+        stored = stored.decode() if isinstance(stored, bytes) else stored
+        if stored is None or stored != checksum(h5):
+            raise DataError(f"{path}: checkpoint damaged (its checksum does not match its contents); use an "
+                            f"earlier checkpoint or start the run again")
 
 
 def checkpoint_params(path: str) -> dict:
     """The parameters stored in a checkpoint, without loading its arrays."""
-    with h5py.File(path, "r") as h5:
-        return json.loads(h5.attrs["params"])
+    try:
+        with h5py.File(path, "r", locking=False) as h5:
+            return json.loads(h5.attrs["params"])
+    except Exception as exc:
+        raise DataError(f"{path}: checkpoint unreadable ({type(exc).__name__}: {one_line(exc)})") from None

@@ -37,6 +37,8 @@ array for cuda). Attaching an observer makes training go one step per compiled c
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..errors import DataError, DivergenceError
@@ -47,6 +49,28 @@ from .state import F32, new_streams, new_weights
 STATE_VARS = ("spikes", "V", "U", "mod", "error")
 TRAIN, TEST = 0, 1          # "purpose" word of the random keys
 _BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks) when no observer is attached
+# ... at most: blocks are cut to about this many seconds, so callbacks (progress, and the stop
+# check of spikefa.stop) come often enough that a stop request is honoured within a second
+BLOCK_SECONDS = 0.3
+
+
+class _BlockSizer:
+    """Slots per block, grown from one while blocks are quick, halved when they run long."""
+
+    def __init__(self, max_slots: int):
+        self.max_slots = max(1, max_slots)
+        self.slots = 1
+        self._t = None
+
+    def start(self):
+        self._t = time.perf_counter()
+
+    def done(self):
+        took = time.perf_counter() - self._t
+        if took < BLOCK_SECONDS / 2:
+            self.slots = min(self.max_slots, self.slots * 2)
+        elif took > BLOCK_SECONDS and self.slots > 1:
+            self.slots = max(1, self.slots // 2)
 
 
 class _DecayedWeights(np.ndarray):
@@ -229,7 +253,8 @@ class SpikingNetwork:
 
         The stream continues where the last call left off. Streams take images in slots of S,
         so n_images is rounded up to a multiple of S. ``callback(n_images, n_errors)`` is called
-        after every block of steps. Returns the training error: the fraction of images whose
+        after every block of steps (blocks last at most about BLOCK_SECONDS; the network's step and
+        state are complete there, so a callback may stop training and checkpoint it). Returns the training error: the fraction of images whose
         output spikes, over their N steps, voted for the wrong class.
         """
         images, labels = self._check_data(images, labels, "training")
@@ -249,9 +274,11 @@ class SpikingNetwork:
         self._live, self.phase = live, "train"
         errors = 0
         try:
-            slots_per_block = 1 if self.observers else max(1, _BLOCK_STEPS // N)
-            for first in range(0, n_slots, slots_per_block):
-                last = min(first + slots_per_block, n_slots)
+            sizer = _BlockSizer(1 if self.observers else _BLOCK_STEPS // N)
+            first = 0
+            while first < n_slots:
+                last = min(first + sizer.slots, n_slots)
+                sizer.start()
                 if self.observers:
                     for q in range(first * N, last * N):
                         i = q // N
@@ -273,8 +300,10 @@ class SpikingNetwork:
                 self.images_seen += (last - first) * S
                 block_errors = int((counts[first:last].argmax(axis=2) != slot_labels[first:last]).sum())
                 errors += block_errors
+                sizer.done()
                 if callback is not None:
                     callback((last - first) * S, block_errors)
+                first = last
         finally:
             self.backend.to_host(self.state, live)
             self._live, self.phase = self.state, "idle"
@@ -288,12 +317,13 @@ class SpikingNetwork:
         images, _ = self._check_data(images, np.zeros(len(images), dtype=np.int64), "test")
         return self._vote(images).argmax(axis=1)
 
-    def test(self, images, labels) -> float:
-        """Fraction of (images, labels) misclassified."""
+    def test(self, images, labels, callback=None) -> float:
+        """Fraction of (images, labels) misclassified. ``callback()`` is called after every block
+        of test steps (it may raise to stop: testing never changes the training state)."""
         images, labels = self._check_data(images, labels, "test")
-        return float((self._vote(images).argmax(axis=1) != labels).mean())
+        return float((self._vote(images, callback).argmax(axis=1) != labels).mean())
 
-    def _vote(self, images) -> np.ndarray:
+    def _vote(self, images, callback=None) -> np.ndarray:
         p = self.params
         T, n = p.test_streams, images.shape[0]
         n_slots = -(-n // T)
@@ -308,14 +338,20 @@ class SpikingNetwork:
         live = self.backend.to_device(self._test_state)
         M = p.steps_test
         readout, fresh = READOUTS.index(p.test_readout), not p.test_carry
-        slots_per_block = max(1, _BLOCK_STEPS // M)
+        sizer = _BlockSizer(_BLOCK_STEPS // M)
         t = 0
-        for first in range(0, n_slots, slots_per_block):
-            last = min(first + slots_per_block, n_slots)
+        first = 0
+        while first < n_slots:
+            last = min(first + sizer.slots, n_slots)
+            sizer.start()
             self.backend.run(live, images, order, dummy_labels, counts, first * M, (last - first) * M, M, t,
                              False, TEST, readout, fresh)
             t += (last - first) * M
             bad = self.backend.nonfinite(live)
             if bad is not None:
                 self._diverged(bad[0], bad[1], f"{t} of testing")
+            sizer.done()
+            if callback is not None:
+                callback()
+            first = last
         return counts.reshape(n_slots * T, p.n_classes)[:n]
