@@ -434,6 +434,12 @@ def test_a_missing_extra_names_the_extra(run_file, monkeypatch, capsys):
         export_run(run_file, "nwb")
 
 
+def test_the_command_states_the_library_default_dt():
+    from spikefa.commands import export as command
+
+    assert command.DEFAULT_DT == DEFAULT_DT == 1e-3
+
+
 def test_a_plain_import_never_loads_the_format_libraries():
     code = ("import sys, spikefa.cli, spikefa.record, spikefa.record.export; spikefa.cli.build_parser(); "
             "print(sorted({'pynwb', 'hdmf', 'nwbinspector', 'neo', 'elephant', 'quantities', 'nixio', 'libsonata'}"

@@ -1,4 +1,4 @@
-"""Export a run's recordings to the neuroscience formats: NWB (pynwb), SONATA spikes, Neo (NIX).
+"""Export a run's recordings to the neuroscience formats: NWB (pynwb), SONATA spikes, Neo (pickle or NIX).
 
     from spikefa.record.export import export_run, neo_block
     export_run("runs/fig4.h5", to="nwb")                    # -> runs/fig4.nwb (.spikes.h5, .neo.pkl)
