@@ -118,7 +118,47 @@ def main(argv=None):
         save()
         print(f"{key}: validation error {100 * min(val):.2f}% at best, {100 * val[-1]:.2f}% at the end "
               f"({time.time() - t0:.0f} s)", flush=True)
-    print(table(configs))
+    text = report(configs)
+    out.with_suffix(".md").write_text(text)
+    print(text)
+
+
+def smoothed_best(c) -> float:
+    v = np.asarray(c["validation_error"]) * 100
+    return float(np.convolve(v, np.ones(WINDOW) / WINDOW, mode="valid").min()) if v.size >= WINDOW else float(v.min())
+
+
+def choice(configs) -> dict:
+    """eta and w: backprop's lowest 5-epoch validation error; the stop: where that run turns up;
+    beta: FA's lowest validation error at the chosen eta and w."""
+    bp = [c for c in configs.values() if c["rule"] == "bp"]
+    if not bp:
+        return {}
+    best = min(bp, key=smoothed_best)
+    out = {"eta": best["eta"], "init_scale": best["init_scale"], "epochs": stop_epoch(best["validation_error"])}
+    fa = [c for c in configs.values() if c["rule"] == "fa" and c["eta"] == best["eta"]
+          and c["init_scale"] == best["init_scale"]]
+    if fa:
+        out["feedback_scale"] = min(fa, key=smoothed_best)["feedback_scale"]
+    return out
+
+
+def report(configs) -> str:
+    chosen = choice(configs)
+    lines = ["#### How the learning rate, the stop and B's scale were chosen", "",
+             "On a validation split: training on the first 50,000 training images, the error measured on the "
+             "last 10,000 after every epoch; the test set was not looked at. Backprop alone chose eta and w "
+             "(lowest validation error, averaged over 5 epochs) and the stop (the epoch where that error, "
+             "averaged over the 5 epochs around it, is lowest: after it backprop begins to overfit); FA chose "
+             "B's scale at that eta, as the paper chose it by a short search on FA. Made by "
+             "`python scripts/fig3a_protocol.py`.", "", table(configs), ""]
+    if chosen:
+        lines.append(f"Chosen: eta = {chosen['eta']}, w = {chosen['init_scale']}, stop after "
+                     f"{chosen['epochs']} epochs" + (f", beta = {chosen['feedback_scale']}" if "feedback_scale"
+                                                     in chosen else "")
+                     + "; every arm then trains on all 60,000 images for that many epochs and is tested on the "
+                       "10,000 test images.")
+    return "\n".join(lines) + "\n"
 
 
 def table(configs):

@@ -269,21 +269,28 @@ def load_index(path: str) -> dict:
 
 
 def _run_file_state(path: str) -> tuple[str, dict | None, list]:
-    """(status, params, summary rows) of a run file; ("missing", None, []) when unreadable."""
-    import h5py
+    """(status, params, summary rows) of a run file; ("missing", None, []) when unreadable.
 
-    from .runfile import read_summary
+    A file left by a killed run (still marked open for writing, status "running", no live
+    writer) reads as "killed", with its parameters: its checkpoint, if any, resumes the task.
+    """
+    from . import runlock
+    from .record.files import open_read, reading
 
     if not os.path.isfile(path):
         return "missing", None, []
     try:
-        with h5py.File(path, "r") as h5:
+        with open_read(path) as h5, reading(path):
             status = h5.attrs.get("status", "")
             params = json.loads(h5.attrs["params"])
-        rows = rows_from_summary_attrs(read_summary(path))
-    except (OSError, KeyError, ValueError):
+            summary = dict(h5["summary"].attrs) if "summary" in h5 else {}
+        rows = rows_from_summary_attrs({k: (v.decode() if isinstance(v, bytes) else v) for k, v in summary.items()})
+    except (SpikefaError, OSError, KeyError, ValueError):
         return "missing", None, []
-    return (status.decode() if isinstance(status, bytes) else str(status)), params, rows
+    status = status.decode() if isinstance(status, bytes) else str(status)
+    if status == "running" and runlock.writer_of(path) is None:
+        status = "killed"
+    return status, params, rows
 
 
 def rows_from_summary_attrs(attrs: dict) -> list[dict]:
@@ -450,22 +457,15 @@ def limit_threads(threads: int) -> None:
 
 
 def wait_for_other_writer(path: str, timeout_s: float = 3600.0, poll_s: float = 0.5) -> None:
-    """Return once no other process holds ``path`` open for writing (HDF5 file locking)."""
-    import h5py
+    """Return once no other process writes ``path`` (its writer lock, spikefa.runlock)."""
+    from . import runlock
 
     deadline = time.monotonic() + timeout_s
-    while os.path.exists(path):
-        try:
-            with h5py.File(path, "r"):
-                return
-        except OSError as exc:
-            text = str(exc).lower()
-            if "lock" not in text and "temporarily unavailable" not in text:
-                return              # unreadable for another reason: the run overwrites it
-            if time.monotonic() > deadline:
-                raise OutputError(f"{path}: another process has held this run file open for "
-                                  f"{timeout_s:.0f} s; stop it or choose another --out") from None
-            time.sleep(poll_s)
+    while (writer := runlock.writer_of(path)) is not None:
+        if time.monotonic() > deadline:
+            raise OutputError(f"{path}: {runlock.describe(writer)} has written this run file for "
+                              f"{timeout_s:.0f} s; stop it or choose another --out")
+        time.sleep(poll_s)
 
 
 def run_task(spec: dict) -> dict:
@@ -685,7 +685,10 @@ def run_sweeps(plans: list[SweepPlan], *, scheduler: str | None = None, workers:
             if task.status != "finished":
                 task.status, task.error, task.worker = "pending", "", ""
         save_index(plan)
-    todo = [(p, t) for p in sorted(plans, key=lambda p: -p.priority) for t in p.tasks if t.status != "finished"]
+    # seed by seed within a plan: a sweep stopped part-way has every setting of its first seeds
+    todo = [(p, t) for p in sorted(plans, key=lambda p: -p.priority)
+            for t in sorted(p.tasks, key=lambda t: p.seeds.index(t.seed) if t.seed in p.seeds else 0)
+            if t.status != "finished"]
     if echo:
         for plan in plans:
             n_skip = skipped[plan.name]
