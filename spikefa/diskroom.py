@@ -15,17 +15,29 @@ import resource
 
 from .errors import OutputError
 
-RESERVE_BYTES = 4 << 20          # what closing a run file (status, summary, results) may need
+RESERVE_BYTES = 4 << 20          # what closing a run file (status, summary, results) may need ...
+MIN_RESERVE_BYTES = 256 << 10    # ... at least; on a small filesystem a tenth of it (a 20 MB tmpfs keeps 2 MB)
 SMALL_FILE_RESERVE = 256 << 10   # the same, against a per-file size limit (files grow by little at close)
 
 
-def free_bytes(path: str) -> int | None:
+def _statvfs(path: str):
     folder = os.path.dirname(os.path.abspath(path)) or "."
     try:
-        st = os.statvfs(folder)
+        return os.statvfs(folder)
     except OSError:
         return None
-    return st.f_bavail * st.f_frsize
+
+
+def free_bytes(path: str) -> int | None:
+    st = _statvfs(path)
+    return None if st is None else st.f_bavail * st.f_frsize
+
+
+def reserve_bytes(path: str) -> int:
+    st = _statvfs(path)
+    if st is None:
+        return RESERVE_BYTES
+    return int(min(RESERVE_BYTES, max(MIN_RESERVE_BYTES, st.f_blocks * st.f_frsize // 10)))
 
 
 def file_size_limit() -> int | None:
@@ -42,10 +54,11 @@ def check(path: str, need: int, what: str, kept: str = "everything written befor
     and under the file-size limit."""
     need = max(0, int(need))
     free = free_bytes(path)
-    if free is not None and free < need + RESERVE_BYTES:
+    reserve = reserve_bytes(path)
+    if free is not None and free < need + reserve:
         folder = os.path.dirname(os.path.abspath(path)) or "."
         raise OutputError(f"{path}: disk full: {_mb(free)} free in {folder}, {what} needs about "
-                          f"{_mb(need + RESERVE_BYTES)}; stopped before writing ({kept}); free disk space "
+                          f"{_mb(need + reserve)}; stopped before writing ({kept}); free disk space "
                           f"or choose another --out")
     limit = file_size_limit()
     if limit is not None:

@@ -203,7 +203,8 @@ def test_cli_on_an_existing_scheduler_exits_1_when_a_task_fails(cluster, tmp_pat
 def test_interrupted_run_resumes_from_its_checkpoint_into_a_new_file(cluster, tmp_path):
     from spikefa.runner import DEFAULT_MODEL     # the spiking demo: synthetic digits, checkpoints at evaluations
 
-    sets = ["train.images=200", "train.eval_every=100", "data.synthetic_train=200", "data.synthetic_test=50"]
+    sets = ["train.images=200", "train.eval_every=100", "data.synthetic_train=200", "data.synthetic_test=50",
+            "train.checkpoint_min_s=0"]
     plan = plan_sweep(DEFAULT_MODEL, seeds=1, sets=sets, out_dir=str(tmp_path))
     run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
     first = tmp_path / plan.tasks[0].out

@@ -220,6 +220,7 @@ def run(params: dict, out, ctx) -> list[dict]:
     history = []
     if ctx.resume:
         net, extra = _resume(ctx.resume, p, log=ctx.log)
+        _check_work_left(ctx.resume, net, extra, t["images"], ctx.quick)
         names = extra.get("history_names", metric_names[:4])    # older checkpoints: the first four
         history = [dict(zip(names, row)) for row in extra.get("history", [])]
         for row in history:   # the curve so far goes into this run file too
@@ -228,7 +229,6 @@ def run(params: dict, out, ctx) -> list[dict]:
             for name in metric_names:
                 out.append(f"{arm}/{name}", row[name])
         schedule.update(extra.get("eta_schedule", {}))
-        _check_work_left(ctx.resume, net, extra, t["images"], ctx.quick)
         ctx.log(f"resuming from {ctx.resume} at {net.images_seen} images, step {net.step}, eta {net.eta:g}")
     else:
         net = SpikingNetwork(p)
@@ -366,8 +366,9 @@ class _CheckpointRule:
 
 
 def _check_work_left(path: str, net: SpikingNetwork, extra: dict, total: int, quick: bool) -> None:
-    """A checkpoint at or past train.images has nothing left to run: say so rather than finish with no result."""
-    if net.images_seen < total or (net.images_seen == total and extra.get("final_pending")):
+    """A checkpoint past train.images cannot be resumed to it: say so rather than finish with no result.
+    (One at train.images only repeats the final evaluation: a run killed as it finished.)"""
+    if net.images_seen <= total:
         return
     why = (" (--quick scales train.images down: resume without --quick)" if quick else "")
     raise ConfigError(f"--resume {path}: the checkpoint is at {net.images_seen} images and this run trains "

@@ -207,8 +207,11 @@ def open_read(path: str) -> h5py.File:
         sb = read_superblock(path)
     except OSError as exc:
         raise DataError(f"{path}: cannot be read ({one_line(exc.strerror or exc)})") from None
+    return _open(path, sb, runlock.writer_of(path))
+
+
+def _open(path: str, sb: Superblock | None, writer: dict | None) -> h5py.File:
     size = os.path.getsize(path)
-    writer = runlock.writer_of(path)
     try:
         if sb is not None and sb.open_for_write:
             if sb.swmr:
@@ -217,6 +220,9 @@ def open_read(path: str) -> h5py.File:
                 raise DataError(f"{path}: is being written by {runlock.describe(writer)} without SWMR (a run "
                                 f"without recorders); read it when that run has ended")
             return h5py.File(_ClearedView(path, sb), "r")
+        if sb is not None and sb.version >= 3 and size < sb.eof:
+            # cut short (a full disk): HDF5 refuses a plain open, a SWMR read sees what is there
+            return _swmr_read(path, DEAD_READ_ATTEMPTS)
         return h5py.File(path, "r", locking=False)
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise DataError(f"{path}: {_what_is_wrong(exc, sb, size)}") from None
@@ -263,7 +269,9 @@ def recover(path: str) -> bool:
     with runlock.WriterLock(path).acquire("recover"):
         tmp = path + ".recover.tmp"
         try:
-            with open_read(path) as src, reading(path), h5py.File(tmp, "w", libver="latest") as dst:
+            # this process holds the lock now: the file's writer is known to be dead
+            with _open(path, read_superblock(path), None) as src, reading(path), \
+                    h5py.File(tmp, "w", libver="latest") as dst:
                 for k, v in src.attrs.items():
                     dst.attrs[k] = v
                 for name in src:

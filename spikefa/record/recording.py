@@ -90,6 +90,8 @@ class Recording:
             self._write(w.write_block)
         self._write(self.h5.flush)
         self.flushed_step = self.last_step_written()
+        if self.runfile is not None and self.flushed_step is not None:
+            self.runfile.holds_data = True     # samples on disk: a failing run keeps its file
         self._next_flush = time.monotonic() + self.flush_interval_s
 
     def _check_room(self):
