@@ -76,14 +76,19 @@ def _open(run_path: str) -> h5py.File:
 
 def available(run_path: str) -> list[str]:
     """The kinds of figure ``run_path`` has data for."""
-    with _open(run_path) as h5:
+    from ..record.files import reading
+
+    with _open(run_path) as h5, reading(run_path):    # a damaged file: one line, not an HDF5 traceback
         return [name for name, kind in KINDS.items() if kind.load(kind.has_data)(h5)]
 
 
 def plot(run_path: str, out_dir: str, kinds) -> dict[str, list[str]]:
     """Draw the named kinds; kind -> paths written. A kind without data raises DataError."""
+    from ..record.files import reading
+
     _open(run_path).close()
-    return {name: KINDS[name].load(KINDS[name].draw)(run_path, out_dir) for name in expand(kinds)}
+    with reading(run_path):
+        return {name: KINDS[name].load(KINDS[name].draw)(run_path, out_dir) for name in expand(kinds)}
 
 
 def plot_all(run_path: str, out_dir: str | None = None) -> dict[str, list[str]]:

@@ -28,10 +28,7 @@ def open_file(run_path: str) -> h5py.File:
     try:
         return open_read(run_path)
     except OutputError as exc:
-        if "lock" in str(exc):
-            raise DataError(f"{run_path}: is being written by a run that cannot be read live; plot it when "
-                            f"the run has finished") from None
-        raise DataError(f"{run_path}: not a readable HDF5 run file; give the .h5 file a run wrote") from None
+        raise DataError(str(exc)) from None     # open_read names the file and what is wrong with it
 
 
 def arms(h5: h5py.File) -> dict[str, list[h5py.Group]]:
