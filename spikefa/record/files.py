@@ -184,9 +184,13 @@ def _hdf5_library():
 
 
 def _swmr_read(path: str, attempts: int) -> h5py.File:
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
-    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    try:        # h5py's own settings, so this process may also hold the file open for writing
+        from h5py._hl.files import make_fapl
+
+        fapl = make_fapl(None, libver="latest")
+    except (ImportError, TypeError):
+        fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+        fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
     lib = _hdf5_library()
     if lib is not None:
         lib.H5Pset_metadata_read_attempts(fapl.id, attempts)
