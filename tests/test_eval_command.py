@@ -10,7 +10,8 @@ from spikefa.runner import DEFAULT_MODEL, run_file
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("eval") / "demo.h5"
-    _, rows = run_file(DEFAULT_MODEL, str(out), quick=True, show_progress=False, echo=False)
+    _, rows = run_file(DEFAULT_MODEL, str(out), quick=True, show_progress=False, echo=False,
+                       overrides=["train.checkpoint_min_s=0"])    # a short run writes none by default
     return out, rows[0]
 
 

@@ -227,6 +227,7 @@ validation_size = 60
 images = 240
 eval_every = 40
 checkpoint_every = 40
+checkpoint_min_s = 0
 test_steps = 20
 test_readout = "rate"
 test_carry = true
