@@ -383,7 +383,7 @@ def _campaign(folder, trials, rng, counts, t_end, log):
     finished, ckpt, killed = reference_files(folder)
 
     def record(kind, outcome):
-        counts[f"{kind}: {outcome}"] += 1
+        counts[f"{kind}: {outcome.split(' (')[0]}"] += 1    # details (where a run stopped) in the log only
         log(f"{kind:14s} {outcome}", file=sys.stdout, flush=True)
 
     plan = []

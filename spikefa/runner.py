@@ -186,7 +186,9 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
     module = experiments.get(model.experiment)
     ctx = RunContext(model=model, quick=quick, resume=resume, out_path=out_path, show_progress=show_progress)
     t0 = time.perf_counter()
-    with stop.handling_signals():
+    # the whole run polls: a first signal never lands inside an HDF5 call (creating the file,
+    # closing it with its status); the experiment stops at its next stop point
+    with stop.handling_signals(), stop.polling():
         out = RunFile(out_path, model)
         try:
             rows = module.run(model.params, out, ctx)
@@ -207,20 +209,13 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
             _close_failed(out, repr(exc))
             raise
         stopped = stop.requested()    # a stop asked for as the experiment returned: it has finished
-    if isinstance(rows, dict):
-        rows = [rows]
-    rows = rows or []
-    wall = time.perf_counter() - t0
-    for i, row in enumerate(rows):
-        prefix = "" if len(rows) == 1 else f"{i}."
-        out.set_summary(**{prefix + str(k): v for k, v in row.items()})
-    out.set_summary(wall_time_s=wall)
-    out.set_status("finished")
-    out.close()
+        _finish(out, rows, t0)
     _say_if_folder_is_large(out_path, ctx.log)
     if stopped:
         ctx.log(f"{stopped} came as the run finished; its results are complete in {out_path}")
         raise (Terminated if stopped == "SIGTERM" else Interrupted)()
+    rows = _as_rows(rows)
+    wall = time.perf_counter() - t0
     if echo:
         title = model.title or model.experiment
         sys.stderr.flush()     # the last progress line is done before the table starts
@@ -228,6 +223,24 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
         print(f"results: {out_path}")
         print(f"next: spikefa plot {shlex.quote(out_path)}   (its figures; --list says which it has)")
     return out_path, rows
+
+
+def _as_rows(rows) -> list[dict]:
+    if isinstance(rows, dict):
+        rows = [rows]
+    return rows or []
+
+
+def _finish(out: RunFile, rows, t0: float) -> None:
+    """Write the summary and status 'finished', and close the file."""
+    rows = _as_rows(rows)
+    wall = time.perf_counter() - t0
+    for i, row in enumerate(rows):
+        prefix = "" if len(rows) == 1 else f"{i}."
+        out.set_summary(**{prefix + str(k): v for k, v in row.items()})
+    out.set_summary(wall_time_s=wall)
+    out.set_status("finished")
+    out.close()
 
 
 def _resume_hint(ctx: RunContext) -> str:
