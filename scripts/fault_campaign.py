@@ -115,37 +115,51 @@ def read_everything(path: str) -> None:
 
 
 def bounded(fn, limit_s=READ_LIMIT_S):
-    """fn() in a thread: ("ok", None), ("error", SpikefaError); AssertionError on a hang or another exception."""
-    result = {}
-
-    def target():
+    """fn() in a forked child, so that a hang or a crash is a finding and not the end of the campaign:
+    ("ok", None) or ("error", message of a SpikefaError); AssertionError on a hang, a crash or any
+    other exception."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                               # the child: report, then leave without clean-up
+        os.close(r)
         try:
             fn()
-            result["outcome"] = ("ok", None)
+            report = "ok\n"
         except SpikefaError as exc:
-            result["outcome"] = ("error", exc)
-        except BaseException as exc:   # noqa: BLE001 (any other exception is the finding)
-            result["outcome"] = ("raw", exc)
-
-    t = threading.Thread(target=target, daemon=True)
+            report = "error\n" + str(exc)
+        except BaseException as exc:           # noqa: BLE001 (any other exception is the finding)
+            report = f"raw\n{type(exc).__name__}: {exc}"
+        os.write(w, report.encode()[:60000])
+        os._exit(0)
+    os.close(w)
     t0 = time.monotonic()
-    t.start()
-    t.join(limit_s)
-    if t.is_alive():
+    while time.monotonic() - t0 < limit_s:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(r)
         raise AssertionError(f"a reader hung for more than {limit_s} s")
-    kind, exc = result["outcome"]
+    with os.fdopen(r, "rb") as fh:
+        report = fh.read().decode(errors="replace")
+    if os.WIFSIGNALED(status):
+        raise AssertionError(f"a reader crashed (signal {os.WTERMSIG(status)})")
+    kind, _, msg = report.partition("\n")
     if kind == "raw":
-        raise AssertionError(f"raw {type(exc).__name__} after {time.monotonic() - t0:.1f} s: {exc}")
+        raise AssertionError(f"raw exception after {time.monotonic() - t0:.1f} s: {msg}")
     if kind == "error":
-        msg = str(exc)
         assert "\n" not in msg, f"multi-line error: {msg!r}"
-    return kind, exc
+        return kind, msg
+    return "ok", None
 
 
 def readable_or_clean(path: str, name_in_message: str | None = None) -> str:
-    kind, exc = bounded(lambda: read_everything(path))
+    kind, msg = bounded(lambda: read_everything(path))
     if kind == "error":
-        assert (name_in_message or path) in str(exc), f"the error does not name the file: {exc}"
+        assert (name_in_message or path) in msg, f"the error does not name the file: {msg}"
         return "clean error"
     return "readable"
 
@@ -297,7 +311,7 @@ def checkpoint_flip_trial(ckpt: str, folder: str, rng: random.Random, in_data: b
         b = fh.read(1)[0]
         fh.seek(at)
         fh.write(bytes([b ^ (1 << rng.randrange(8))]))
-    kind, exc = bounded(lambda: load_checkpoint(path))
+    kind, _ = bounded(lambda: load_checkpoint(path))
     os.remove(path)
     if kind == "error":
         return "refused on one line"

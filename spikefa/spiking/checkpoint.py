@@ -9,9 +9,12 @@ It is written to ``PATH.tmp``, synced, and renamed over PATH, so a crash never l
 checkpoint and a failed write (a full disk) keeps the previous one.
 
 Format 2 adds ``checksum``: SHA-256 over every array (name, dtype, shape, bytes) and the
-attributes that place the network in its run, so a checkpoint damaged on disk or edited by hand
-is refused with one line instead of resuming a different run. Format 1 checkpoints (no checksum)
-still load. Whatever a file holds, loading it raises DataError, never another exception.
+attributes that place the network in its run, so a checkpoint edited by hand is refused with one
+line instead of resuming a different run; and it starts with a 512-byte user block (which HDF5
+skips) holding the SHA-256 of every byte after it. That one is checked before HDF5 reads the file:
+HDF5 can loop forever on a damaged file (a flipped bit in an attribute did), so a damaged
+checkpoint must be refused before it is parsed. Format 1 checkpoints (no checksums) still load.
+Whatever a file holds, loading it raises DataError, never another exception.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ FORMAT_NAME = "spikefa-spiking-checkpoint"
 VERSION = 2
 FORMAT = f"{FORMAT_NAME}/{VERSION}"
 READABLE = (f"{FORMAT_NAME}/1", FORMAT)
+USERBLOCK = 512
+_FILE_SUM = b"spikefa-checkpoint sha256:"
 _SUMMED_ATTRS = ("format", "params", "step", "images_seen", "eta", "seed", "extra")
 
 
@@ -50,6 +55,29 @@ def checksum(h5) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def _file_digest(fh) -> str:
+    digest = hashlib.sha256()
+    fh.seek(USERBLOCK)
+    for block in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_file_sum(path: str) -> None:
+    """Before HDF5 parses a format-2 checkpoint: every byte is as written."""
+    with open(path, "rb") as fh:
+        head = fh.read(USERBLOCK)
+        if head[:8] == b"\x89HDF\r\n\x1a\n":
+            return              # format 1, or not a checkpoint: HDF5 and the format check decide
+        if not head.startswith(_FILE_SUM):
+            raise DataError(f"{path}: not a spiking-network checkpoint (neither spikefa's header nor HDF5's); "
+                            f"give a .ckpt.h5 file written by spikefa")
+        stored = head[len(_FILE_SUM):].split(b"\n", 1)[0].decode("ascii", "replace")
+        if stored != _file_digest(fh):
+            raise DataError(f"{path}: checkpoint damaged (its checksum does not match its contents); use an "
+                            f"earlier checkpoint or start the run again")
+
+
 def checkpoint_bytes(net: SpikingNetwork) -> int:
     w, st = net.weights, net.state
     arrays = [*w.WT, *w.b, *[b for b in w.B if b is not None], *[m for m in w.maskT if m is not None]]
@@ -62,7 +90,7 @@ def save_checkpoint(net: SpikingNetwork, path: str, extra: dict | None = None) -
     tmp = path + ".tmp"
     diskroom.check(tmp, checkpoint_bytes(net), "the checkpoint", kept="the previous checkpoint is kept")
     try:
-        with h5py.File(tmp, "w") as h5:
+        with h5py.File(tmp, "w", userblock_size=USERBLOCK) as h5:
             h5.attrs["format"] = FORMAT
             h5.attrs["params"] = json.dumps(net.params.as_dict(), sort_keys=True)
             h5.attrs["step"] = net.step
@@ -85,8 +113,12 @@ def save_checkpoint(net: SpikingNetwork, path: str, extra: dict | None = None) -
                 for i, a in enumerate(group):
                     g[f"{name}{i}"] = a
             h5.attrs["checksum"] = checksum(h5)
-        with open(tmp, "rb") as fh:        # on disk before it replaces the previous checkpoint
-            os.fsync(fh.fileno())
+        with open(tmp, "r+b") as fh:
+            head = _FILE_SUM + _file_digest(fh).encode() + b"\n"
+            fh.seek(0)
+            fh.write(head.ljust(USERBLOCK, b"\0"))
+            fh.flush()
+            os.fsync(fh.fileno())            # on disk before it replaces the previous checkpoint
         os.replace(tmp, path)
     except (OSError, RuntimeError, ValueError) as exc:
         if os.path.exists(tmp):
@@ -101,6 +133,7 @@ def load_checkpoint(path: str, backend: str | None = None) -> tuple[SpikingNetwo
     if not os.path.isfile(path):
         raise DataError(f"{path}: checkpoint not found; give the .ckpt.h5 file written by an earlier run")
     try:
+        _check_file_sum(path)
         with h5py.File(path, "r", locking=False) as h5:
             _check_format(path, h5)
             kw = json.loads(h5.attrs["params"])
@@ -156,7 +189,10 @@ def _check_format(path: str, h5) -> None:
 def checkpoint_params(path: str) -> dict:
     """The parameters stored in a checkpoint, without loading its arrays."""
     try:
+        _check_file_sum(path)
         with h5py.File(path, "r", locking=False) as h5:
             return json.loads(h5.attrs["params"])
+    except DataError:
+        raise
     except Exception as exc:
         raise DataError(f"{path}: checkpoint unreadable ({type(exc).__name__}: {one_line(exc)})") from None
