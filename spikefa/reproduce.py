@@ -190,7 +190,7 @@ class GapShare:
         return [(v - a) / (b - a)]
 
     def n(self, runs: Runs) -> str:
-        return str(len(self.value.values(runs)))
+        return "+".join(str(len(x.values(runs))) for x in (self.value, self.near, self.far))
 
     def describe(self) -> str:
         return (f"(mean {self.value.describe()} - mean {self.near.describe()}) / "
