@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 
 HEARTBEAT_S = 60.0   # with bars off, a long task still says where it is this often
+BAR_DELAY_S = 2.0    # a bar appears once its task has run this long
 
 
 def bar(total=None, desc: str = "", unit: str = "it", enabled: bool = True, **kw):
@@ -17,8 +18,18 @@ def bar(total=None, desc: str = "", unit: str = "it", enabled: bool = True, **kw
     off (``enabled=False``), a plain line every minute instead, so a long run is seen to be alive."""
     if not enabled:
         return Heartbeat(total=total, desc=desc, unit=unit, initial=kw.get("initial", 0))
-    return tqdm(total=total, desc=desc, unit=unit, delay=2.0, dynamic_ncols=True, leave=False,
-                file=sys.stderr, **kw)
+    # On a terminal a closed bar clears its line; anywhere else (a log, a pipe: `2>&1 | tee`) the
+    # \r-separated bar updates have no line end of their own, so the last state is kept and its line
+    # ended: whatever is printed next (the summary table on stdout) starts on a line of its own.
+    return tqdm(total=total, desc=desc, unit=unit, delay=BAR_DELAY_S, dynamic_ncols=True,
+                leave=not is_terminal(sys.stderr), file=sys.stderr, **kw)
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 class Heartbeat:

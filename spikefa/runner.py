@@ -42,9 +42,19 @@ class RunContext:
     show_progress: bool = True
     log: Callable[[str], None] = field(default=lambda msg: tqdm.write(msg, file=sys.stderr))
 
+    bars: list = field(default_factory=list)
+
     def progress(self, total=None, desc="", unit="it", **kw):
         """A progress bar whose update() is a stop point: experiments update it between blocks."""
-        return StopPointBar(bar(total=total, desc=desc, unit=unit, enabled=self.show_progress, **kw))
+        b = StopPointBar(bar(total=total, desc=desc, unit=unit, enabled=self.show_progress, **kw))
+        self.bars.append(b)
+        return b
+
+    def close_bars(self) -> None:
+        """Close every bar an experiment left open, so that nothing redraws one after this."""
+        for b in self.bars:
+            b.close()
+        self.bars.clear()
 
     def checkpoint_path(self) -> str:
         """Where checkpoints go: beside the run file, same stem."""
@@ -208,6 +218,8 @@ def run_model(model: Model, out_path: str | None = None, *, quick: bool = False,
         except BaseException as exc:
             _close_failed(out, repr(exc))
             raise
+        finally:
+            ctx.close_bars()          # a bar left open would share its line with what is printed next
         stopped = stop.requested()    # a stop asked for as the experiment returned: it has finished
         _finish(out, rows, t0)
     _say_if_folder_is_large(out_path, ctx.log)
