@@ -2,7 +2,9 @@
 
 Model file tables: [network] (spikefa.spiking.params.NETWORK_SCHEMA), [data], [train] and
 [record] (recorders, spikefa.record). Writes /metrics/<arm>/examples_seen, test_error, train_error,
-images_per_s and eta (and validation_error with data.validation_size) at every evaluation, saves a
+images_per_s and eta (and validation_error with data.validation_size) at every evaluation, and the
+last evaluation's confusion matrix and per-layer firing rates as /results/<arm>/confusion and
+/results/<arm>/firing_rate (SpikingNetwork.evaluate), saves a
 checkpoint (ctx.checkpoint_path()) at every evaluation, every train.checkpoint_every images and
 when stopped by Ctrl-C or SIGTERM (between two blocks of steps, so resuming redoes nothing), and
 continues from one with --resume: the resumed run computes exactly what the run never stopped would
@@ -289,7 +291,9 @@ def run(params: dict, out, ctx) -> list[dict]:
                 scheduled = net.images_seen >= next_eval
                 ending = net.images_seen >= total
                 if scheduled or (ending and not final_done):
-                    err = net.test(Xt, yt, callback=test_block)
+                    ev = net.evaluate(Xt, yt, callback=test_block)
+                    err = ev.error
+                    _put_evaluation(out, arm, ev, net, p)
                     val_err = net.test(Xv, yv, callback=test_block) if Xv is not None else float("nan")
                     last_train_error = window_errors / max(1, window_images)
                     elapsed = time.perf_counter() - started
@@ -344,6 +348,19 @@ def run(params: dict, out, ctx) -> list[dict]:
     summary.update(images_per_s=(net.images_seen - images_at_start) / max(elapsed, 1e-9),
                    checkpoint=ckpt_path if checkpoints.written else "-")
     return [summary]
+
+
+def _put_evaluation(out, arm: str, ev, net: SpikingNetwork, p: SpikingParams) -> None:
+    """The test set's confusion matrix and each layer's firing rate at this evaluation, as
+    /results/<arm>/confusion and /results/<arm>/firing_rate (each evaluation replaces the last)."""
+    when = {"examples_seen": int(net.images_seen), "step": int(net.step)}
+    out.put(f"{arm}/confusion", ev.confusion, attrs=dict(
+        when, meaning="test images by true class (row) and guessed class (column), at the last evaluation",
+        test_readout=p.test_readout, test_steps=p.steps_test))
+    out.put(f"{arm}/firing_rate", ev.firing_rate, attrs=dict(
+        when, meaning="mean spikes per unit per step of each layer (0: the input) over the test set at the "
+                      "last evaluation; in rate mode the mean spike probability",
+        layers=list(range(len(p.sizes))), layer_sizes=list(p.sizes), test_steps=p.steps_test))
 
 
 class _CheckpointRule:

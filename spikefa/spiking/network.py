@@ -38,6 +38,7 @@ array for cuda). Attaching an observer makes training go one step per compiled c
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,6 +53,16 @@ _BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks) 
 # ... at most: blocks are cut to about this many seconds, so callbacks (progress, and the stop
 # check of spikefa.stop) come often enough that a stop request is honoured within a second
 BLOCK_SECONDS = 0.3
+
+
+@dataclass
+class Evaluation:
+    """One pass over a test set (``SpikingNetwork.evaluate``)."""
+
+    error: float                # fraction misclassified
+    confusion: np.ndarray       # (classes, classes) int64: row = true class, column = guessed class
+    firing_rate: np.ndarray     # (L + 1,) spikes per unit per step over the test steps, layer 0 the input
+                                # (in rate mode the mean spike probability)
 
 
 class _BlockSizer:
@@ -323,7 +334,25 @@ class SpikingNetwork:
         images, labels = self._check_data(images, labels, "test")
         return float((self._vote(images, callback).argmax(axis=1) != labels).mean())
 
-    def _vote(self, images, callback=None) -> np.ndarray:
+    def evaluate(self, images, labels, callback=None) -> Evaluation:
+        """What ``test`` computes, with the confusion matrix and each layer's mean firing rate.
+
+        The same votes as ``test`` (the same random draws: the steps run one per backend call so
+        every layer's spikes can be counted, which changes nothing they compute); padding streams
+        of the last slot are not counted."""
+        images, labels = self._check_data(images, labels, "test")
+        p = self.params
+        spikes = np.zeros(len(p.sizes))
+        guess = self._vote(images, callback, activity=spikes).argmax(axis=1)
+        confusion = np.zeros((p.n_classes, p.n_classes), dtype=np.int64)
+        np.add.at(confusion, (labels, guess), 1)
+        steps = images.shape[0] * p.steps_test
+        rate = spikes / (steps * np.asarray(p.sizes, dtype=float))
+        return Evaluation(error=float((guess != labels).mean()), confusion=confusion, firing_rate=rate)
+
+    def _vote(self, images, callback=None, activity=None) -> np.ndarray:
+        """Summed votes (images x classes). ``activity`` (L + 1,): the spikes of each layer over the
+        test steps of the real images are added to it."""
         p = self.params
         T, n = p.test_streams, images.shape[0]
         n_slots = -(-n // T)
@@ -344,9 +373,19 @@ class SpikingNetwork:
         while first < n_slots:
             last = min(first + sizer.slots, n_slots)
             sizer.start()
-            self.backend.run(live, images, order, dummy_labels, counts, first * M, (last - first) * M, M, t,
-                             False, TEST, readout, fresh)
-            t += (last - first) * M
+            if activity is None:
+                self.backend.run(live, images, order, dummy_labels, counts, first * M, (last - first) * M, M, t,
+                                 False, TEST, readout, fresh)
+                t += (last - first) * M
+            else:
+                for q in range(first * M, last * M):
+                    self.backend.run(live, images, order, dummy_labels, counts, q, 1, M, t, False, TEST, readout,
+                                     fresh)
+                    t += 1
+                    real = min(T, n - (q // M) * T)       # streams showing real images in this slot
+                    for layer, s in enumerate(live.s):
+                        s = s.copy_to_host() if hasattr(s, "copy_to_host") else s    # cuda: device arrays
+                        activity[layer] += float(s[:real].sum(dtype=np.float64))
             bad = self.backend.nonfinite(live)
             if bad is not None:
                 self._diverged(bad[0], bad[1], f"{t} of testing")
