@@ -1,0 +1,92 @@
+"""What decides "reached": a check of our mean against the paper's value, and a claim's result."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import SpikefaError
+from .extract import Runs
+
+
+@dataclass(frozen=True)
+class Check:
+    """Whether our mean reaches the claim: ``op`` in <, <=, >, >=, between."""
+
+    op: str
+    value: float
+    upper: float | None = None
+
+    def __call__(self, x: float) -> bool:
+        if not math.isfinite(x):
+            return False
+        return {"<": x < self.value, "<=": x <= self.value, ">": x > self.value, ">=": x >= self.value,
+                "between": self.upper is not None and self.value <= x <= self.upper}[self.op]
+
+    def describe(self, unit: str = "") -> str:
+        if self.op == "between":
+            return f"{_num(self.value)}–{_num(self.upper)}{unit}"
+        sign = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}[self.op]
+        return f"{sign} {_num(self.value)}{unit}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    part: str                       # Part.name
+    figure: str
+    text: str                       # the paper's claim, in words
+    paper: str                      # the paper's value as it states it
+    ours: object                    # extractor: .values(runs) -> list[float]
+    check: Check                    # applied to the mean of ours
+    unit: str = ""
+    full_size_only: bool = False    # an absolute number that the quick size is not expected to reach
+
+
+def _num(v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return str(v)
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.2g}"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    return f"{v:.3g}"
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    values: list[float]
+    mean: float
+    std: float
+    n: str
+    status: str                     # reached | missed | no data
+    note: str = ""
+
+
+def evaluate(claim: Claim, runs: Runs | None, quick: bool) -> ClaimResult:
+    if runs is None or not runs.paths:
+        return ClaimResult(claim, [], float("nan"), float("nan"), "0", "no data", "part not run or no run finished")
+    try:
+        values = claim.ours.values(runs)
+    except (OSError, KeyError, ValueError, SpikefaError) as exc:
+        return ClaimResult(claim, [], float("nan"), float("nan"), "0", "no data", f"could not read: {exc}")
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return ClaimResult(claim, values, float("nan"), float("nan"), "0", "no data",
+                           f"no values for {claim.ours.describe()}")
+    mean = sum(finite) / len(finite)
+    std = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1)) if len(finite) > 1 else 0.0
+    n = claim.ours.n(runs) if hasattr(claim.ours, "n") else str(len(finite))
+    status = "reached" if claim.check(mean) else "missed"
+    note = "quick size: not expected to reach the paper's value" if (quick and claim.full_size_only
+                                                                    and status == "missed") else ""
+    return ClaimResult(claim, values, mean, std, n, status, note)
+
+
+def format_ours(r: ClaimResult) -> str:
+    if r.status == "no data":
+        return "—"
+    unit = r.claim.unit
+    if r.n.isdigit() and int(r.n) > 1:
+        return f"{_num(r.mean)} ± {_num(r.std)}{unit} (n={r.n})"
+    return f"{_num(r.mean)}{unit} (n={r.n})"
