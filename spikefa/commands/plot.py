@@ -8,7 +8,7 @@ def add_arguments(p):
     p.add_argument("--out", metavar="DIR", help="folder for the figures (default: RUN_figures/ beside the run file)")
     p.add_argument("--only", "--kind", metavar="KINDS",
                    help="comma-separated figures: learning, delta_angle, weight_angle, phases (or alignment "
-                        "for all three), raster, traces, compare; default: every figure the file has data for")
+                        "for all three), raster, traces, compare, confusion; default: every figure the file has data for")
     p.add_argument("--list", action="store_true",
                    help="list the figures the file has data for and stop; without a file, every kind and what it needs")
 

@@ -4,7 +4,7 @@
 out_dir, kinds)`` draws the named ones and raises :class:`spikefa.errors.DataError` naming the
 missing data, and the setting that records it, for any kind the file lacks.
 
-Kinds (see ``KINDS``): learning, delta_angle, weight_angle, phases, raster, traces, compare.
+Kinds (see ``KINDS``): learning, delta_angle, weight_angle, phases, raster, traces, compare, confusion.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ KINDS: dict[str, Kind] = {
     "raster": Kind("raster", "draw", "has_data", "spike rasters early/middle/late (Fig. 4)"),
     "traces": Kind("traces", "draw", "has_data", "a forward unit's PSP beside its modulatory signal (Fig. 4)"),
     "compare": Kind("compare", "draw", "has_data", "spiking network vs its rate limit, over training and tau"),
+    "confusion": Kind("confusion", "draw", "has_data",
+                      "the last evaluation's confusion matrix, each class's error, each layer's firing rate"),
 }
 # what each kind reads, and what writes it: `spikefa plot --list` without a file
 NEEDS = {
@@ -47,6 +49,7 @@ NEEDS = {
     "raster": "/recordings with spikes: [[record.recorders]] as in models/fig4_spiking.toml",
     "traces": "/recordings with V and mod: a recorder of variables = [\"V\", \"mod\"]",
     "compare": "/metrics/compare: spikefa compare, or experiment = \"compare\"",
+    "confusion": "/results/<arm>/confusion (and firing_rate): the spiking experiment, at each evaluation",
 }
 ALIASES = {"alignment": ("delta_angle", "weight_angle", "phases"), "all": tuple(KINDS)}
 
