@@ -21,7 +21,9 @@ NOT_YET = ("no learning curve yet: the run has not reached its first evaluation 
 
 PANELS = {
     # metric -> (y label, scale factor, y scale)
-    "test_error": ("test error (%)", 100.0, "linear"),
+    # log when the errors span decades (MNIST: 90% at the start, 1.5% at the end), so the arms'
+    # final errors stay apart instead of merging into the bottom of the axis
+    "test_error": ("test error (%)", 100.0, "log"),
     "nse": ("normalised squared error (NSE)", 1.0, "log"),
 }
 
@@ -92,6 +94,8 @@ def draw_curves(ax, found: dict[str, list[h5py.Group]], metric: str, arm_filter=
         ax.plot(s.x, centre, color=c, linestyle=dash, label=name, marker="o" if len(s.x) < 12 else None,
                 markersize=3)
     ax.set_xlabel(x_label)
+    if x_label == "examples seen":
+        style.count_axis(ax.xaxis)
     ax.set_ylabel(y_label)
     if log:
         ax.set_yscale("log")

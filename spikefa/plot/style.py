@@ -167,3 +167,17 @@ def save(fig: Figure, out_dir: str, stem: str) -> list[str]:
 def pixel_size(width: float, height: float) -> tuple[int, int]:
     """(width, height) in pixels of a PNG saved from a figure of that size in inches (Agg truncates)."""
     return int(width * DPI), int(height * DPI)
+
+
+def count_axis(axis) -> None:
+    """Tick labels of a count axis (examples, images) as 500k, 1M, 2.5M instead of a 1e6 offset."""
+    from matplotlib.ticker import FuncFormatter
+
+    def short(v, _pos):
+        for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(v) >= size:
+                return f"{v / size:g}{suffix}"
+        return f"{v:g}"
+
+    axis.set_major_formatter(FuncFormatter(short))
+

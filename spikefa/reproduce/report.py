@@ -130,7 +130,9 @@ def render_report(parts: list[PartReport], results: list[ClaimResult], *, sizes:
     made = f"Made by `{command}` on {started:%Y-%m-%d %H:%M}, in {_duration(wall_s)} of wall time"
     unfinished = [(rep.part.name, rep.plan.counts()["finished"], len(rep.plan.tasks)) for rep in parts
                   if rep.plan and rep.plan.counts()["finished"] < len(rep.plan.tasks)]
-    if reused:
+    if command.endswith("--report-only"):
+        made += f", from the {reused} of {total} runs finished so far (it ran none)"
+    elif reused:
         made += (f" ({reused} of {total} runs were already finished in this folder from an earlier "
                  f"invocation and were reused)")
     lines = [
