@@ -1,10 +1,14 @@
-"""spikefa plot RUN.h5 [--out DIR] [--only raster,traces,...]"""
+"""spikefa plot RUN.h5 [NEW.h5 ...] | SWEEP_DIR [--out DIR] [--only raster,traces,...]"""
 
 from __future__ import annotations
 
 
 def add_arguments(p):
-    p.add_argument("run", nargs="?", help="run file (.h5) written by spikefa run or spikefa compare")
+    p.add_argument("run", nargs="*", metavar="RUN",
+                   help="run file (.h5) written by spikefa run or spikefa compare (joined with the files that "
+                        "resume it: x.r1.h5 ...); several files: one run and its continuations, oldest first; "
+                        "a sweep folder (with sweep.json): its curves, one per swept value, mean and spread "
+                        "over seeds")
     p.add_argument("--out", metavar="DIR", help="folder for the figures (default: RUN_figures/ beside the run file)")
     p.add_argument("--only", "--kind", metavar="KINDS",
                    help="comma-separated figures: learning, delta_angle, weight_angle, phases (or alignment "
@@ -24,17 +28,20 @@ def main(args) -> int:
         from ..errors import ConfigError
 
         raise ConfigError("spikefa plot: give a run file (RUN.h5); `spikefa plot --list` lists the kinds of figure")
+    run = plot.sources.resolve(args.run)
+    if isinstance(run, plot.sources.Source) and run.chain:
+        print("one run from " + ", ".join(run.chain))
     if args.list:
-        for name in plot.available(args.run):
+        for name in plot.available(run):
             print(f"{name:14s} {plot.KINDS[name].doc}")
         return 0
-    out_dir = args.out or plot.default_out_dir(args.run)
+    out_dir = args.out or plot.default_out_dir(run)
     if args.only:
-        written = plot.plot(args.run, out_dir, args.only.split(","))
+        written = plot.plot(run, out_dir, args.only.split(","))
     else:
-        written = plot.plot_all(args.run, out_dir)
+        written = plot.plot_all(run, out_dir)
     if not written:
-        print(f"{args.run}: no data for any figure (no /metrics or /recordings); nothing written")
+        print(f"{run}: no data for any figure (no /metrics or /recordings); nothing written")
         return 0
     for name, paths in written.items():
         for path in paths:

@@ -1,6 +1,7 @@
 """Figures from run files: each kind reads what the run recorded and writes PNG and PDF.
 
-``plot_all(run_path, out_dir)`` draws every figure the file has data for; ``plot(run_path,
+``plot_all(run_path, out_dir)`` draws every figure the file has data for (``run_path`` may also
+be several files of one resumed run, or a sweep folder: see :mod:`spikefa.plot.sources`); ``plot(run_path,
 out_dir, kinds)`` draws the named ones and raises :class:`spikefa.errors.DataError` naming the
 missing data, and the setting that records it, for any kind the file lacks.
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import h5py
 
 from ..errors import ConfigError
+from . import sources
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,11 @@ def _open(run_path: str) -> h5py.File:
 
 
 def available(run_path: str) -> list[str]:
-    """The kinds of figure ``run_path`` has data for."""
+    """The kinds of figure ``run_path`` has data for (a run file, several files of one run, or a
+    sweep folder: ``sources.resolve``)."""
     from ..record.files import reading
 
+    run_path = sources.resolve(run_path)
     with _open(run_path) as h5, reading(run_path):    # a damaged file: one line, not an HDF5 traceback
         return [name for name, kind in KINDS.items() if kind.load(kind.has_data)(h5)]
 
@@ -89,6 +93,7 @@ def plot(run_path: str, out_dir: str, kinds) -> dict[str, list[str]]:
     """Draw the named kinds; kind -> paths written. A kind without data raises DataError."""
     from ..record.files import reading
 
+    run_path = sources.resolve(run_path)
     _open(run_path).close()
     with reading(run_path):
         return {name: KINDS[name].load(KINDS[name].draw)(run_path, out_dir) for name in expand(kinds)}
@@ -96,11 +101,16 @@ def plot(run_path: str, out_dir: str, kinds) -> dict[str, list[str]]:
 
 def plot_all(run_path: str, out_dir: str | None = None) -> dict[str, list[str]]:
     """Draw every figure the file has data for (into RUN_figures/ beside it by default)."""
+    run_path = sources.resolve(run_path)
     if out_dir is None:
         out_dir = default_out_dir(run_path)
     return plot(run_path, out_dir, available(run_path))
 
 
 def default_out_dir(run_path: str) -> str:
+    """RUN_figures/ beside a run file (its first file for a joined run), SWEEP/figures/ for a sweep."""
+    run_path = sources.resolve(run_path)
+    if isinstance(run_path, sources.Source):
+        return run_path.out_dir()
     stem, _ = os.path.splitext(run_path)
     return stem + "_figures"

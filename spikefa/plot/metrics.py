@@ -22,7 +22,13 @@ _SEED = re.compile(r"^seed(\d+)$")
 
 
 def open_file(run_path: str) -> h5py.File:
-    """Open a run file for reading: finished, killed, or live when its run writes in SWMR mode."""
+    """Open a run file for reading: finished, killed, or live when its run writes in SWMR mode.
+    A joined source (a run with its continuations, a sweep folder: ``sources``) opens as one
+    in-memory file laid out the same way."""
+    from . import sources
+
+    if isinstance(run_path, sources.Source) or os.path.isdir(run_path):
+        return sources.resolve(run_path).open()
     if not os.path.exists(run_path):
         raise DataError(f"{run_path}: run file not found; give the .h5 file a run wrote (spikefa run --out)")
     try:

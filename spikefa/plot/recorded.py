@@ -44,7 +44,7 @@ def open_recordings(run_path: str, hint: str):
     with metrics.open_file(run_path) as h5:
         if not has_recordings(h5):
             raise DataError(f"{run_path}: has no recordings (/recordings); {hint}")
-    return open_run(run_path)
+    return open_run(getattr(run_path, "chain", None) or run_path)     # a resumed run: its files joined
 
 
 def recorders_with(rec, var: str) -> dict[str, list[int]]:

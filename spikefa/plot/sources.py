@@ -1,0 +1,279 @@
+"""What a figure is drawn from: one run file, a run and its resumed continuations, or a sweep.
+
+``resolve(args)`` takes what ``spikefa plot`` was given:
+- one run file: that file, joined with the files that continue it or that it continues, found
+  the way the rest of the package names them: a sweep's resumed attempts beside it
+  (``x.h5``, ``x.r1.h5``, ``x.r2.h5``: ``spikefa.sweep.attempt_paths``) and the ``continues``
+  attribute a resumed run's recordings carry (``open_run(..., follow=True)``);
+- several run files: one run, joined in the order given (``spikefa plot RUN.h5 NEW.h5``);
+- a sweep folder (one holding ``sweep.json``): every task's run (its attempts joined), grouped by
+  the swept values, each task a seed.
+A single file without continuations stays a plain path. Anything joined is a :class:`Source`: a
+``str`` (the name figures' messages use) that opens as an in-memory HDF5 file laid out like a run
+file (``/metrics``, ``/results``, ``/summary``, attributes), so every figure kind reads it as it
+reads one run file.
+
+Joining a run (no gap, no repeat): each metric is cut, in each file, before the first x value
+(examples seen) of the next file that has it. A resumed spiking run copies the curve up to its
+checkpoint into its new file, so that file's rows replace the earlier file's; a file that holds
+only what came after its checkpoint adds its rows after the earlier file's. /results and /summary
+come from the latest file that has them (the end of the run); the root attributes from the last.
+
+A sweep: ``/metrics/<values>/seed<k>/...`` per task, where ``<values>`` names the swept values
+(``tau=0.5``; the arm is appended, ``tau=0.5/fa``, when the runs have several arms or not the
+same one); the curves then show, per swept value, the mean over its seeds and their spread.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import h5py
+import numpy as np
+
+from ..errors import DataError
+
+SWEEP_INDEX = "sweep.json"
+
+
+class Source(str):
+    """A joined source of figures: its ``str`` is its name; ``chain`` the run files of a run joined
+    in order, or ``sweep`` the sweep folder."""
+
+    chain: list
+    sweep: str | None
+
+    def __new__(cls, name: str, chain=(), sweep: str | None = None):
+        self = super().__new__(cls, name)
+        self.chain = [os.fspath(p) for p in chain]
+        self.sweep = sweep
+        return self
+
+    def open(self) -> h5py.File:
+        return open_sweep(self.sweep) if self.sweep else open_chain(self.chain)
+
+    def out_dir(self) -> str:
+        """Where its figures go by default: SWEEP/figures/, or RUN_figures/ for the run's first file."""
+        if self.sweep:
+            return os.path.join(self.sweep, "figures")
+        return os.path.splitext(self.chain[0])[0] + "_figures"
+
+
+def is_sweep(path: str) -> bool:
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, SWEEP_INDEX))
+
+
+def resolve(args) -> str:
+    """A plain path, or a :class:`Source` for anything joined (module doc)."""
+    if isinstance(args, Source):
+        return args
+    if isinstance(args, (str, os.PathLike)):
+        args = [os.fspath(args)]
+    args = [os.fspath(a) for a in args]
+    if not args:
+        raise DataError("give a run file (RUN.h5), a run and its continuations, or a sweep folder")
+    if len(args) == 1:
+        path = args[0]
+        if os.path.isdir(path):
+            if not is_sweep(path):
+                raise DataError(f"{path}: a folder without {SWEEP_INDEX}; give a run file (.h5) or the --out "
+                                f"folder of a sweep")
+            return Source(path, sweep=path)
+        chain = continuation_chain(path)
+        return path if len(chain) == 1 else Source(" + ".join(chain), chain=chain)
+    for a in args:
+        if os.path.isdir(a):
+            raise DataError(f"{a}: a folder; several arguments are the files of one run, oldest first")
+    return Source(" + ".join(args), chain=args)
+
+
+def continuation_chain(path: str) -> list[str]:
+    """``path`` with the files it continues before it and those continuing it after it."""
+    from ..sweep import attempt_paths
+
+    if not os.path.isfile(path):
+        return [path]
+    chain = [p for p in attempt_paths(path) if os.path.isfile(p)]
+    if not any(os.path.samefile(p, path) for p in chain):
+        chain = [path]
+    first = chain[0]
+    while True:                                  # what the first file continues (resumed recordings)
+        prev = _continues(first)
+        if not prev or any(os.path.samefile(prev, p) for p in chain):
+            break
+        chain.insert(0, prev)
+        first = prev
+    return chain
+
+
+def _continues(path: str) -> str:
+    from ..record.files import open_read
+
+    try:
+        with open_read(path) as h5:
+            prev = h5["recordings"].attrs.get("continues", "") if "recordings" in h5 else ""
+    except Exception:            # an unreadable file is reported when it is read, not here
+        return ""
+    prev = prev.decode() if isinstance(prev, bytes) else str(prev)
+    if prev and not os.path.isabs(prev):
+        prev = os.path.join(os.path.dirname(path), prev)
+    return prev if prev and os.path.isfile(prev) else ""
+
+
+# -- joining ---------------------------------------------------------------------------------------
+
+def _memory_file() -> h5py.File:
+    return h5py.File(f"spikefa-joined-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False)
+
+
+def _copy_attrs(src, dst) -> None:
+    for k, v in src.attrs.items():
+        dst.attrs[k] = v
+
+
+def _metric_datasets(h5: h5py.File) -> dict[str, h5py.Dataset]:
+    """Path below /metrics -> dataset."""
+    out = {}
+    if "metrics" in h5:
+        h5["metrics"].visititems(lambda name, obj: out.__setitem__(name, obj) if isinstance(obj, h5py.Dataset)
+                                 else None)
+    return out
+
+
+def _x_of(ds: h5py.Dataset) -> np.ndarray | None:
+    """The examples seen of each row of a metric, or None when it has none."""
+    from .metrics import x_axis
+
+    x, label = x_axis(ds.parent, ds.name.rsplit("/", 1)[-1])
+    return x if label == "examples seen" else None
+
+
+def join_metrics(files: list[h5py.File], dst: h5py.Group) -> None:
+    """/metrics of ``files`` (oldest first) joined into ``dst`` (module doc: no gap, no repeat)."""
+    per_file = [_metric_datasets(f) for f in files]
+    names = []
+    for found in per_file:
+        names += [n for n in found if n not in names]
+    for name in names:
+        parts, xs = [], []
+        for found in per_file:
+            ds = found.get(name)
+            if ds is not None and ds.shape[0] > 0:
+                parts.append(ds)
+                xs.append(_x_of(ds))
+        if not parts:
+            ds = next(found[name] for found in per_file if name in found)
+            out = dst.create_dataset(name, data=ds[()])
+            _copy_attrs(ds, out)
+            continue
+        rows = []
+        for i, ds in enumerate(parts):
+            data = ds[()]
+            if i + 1 < len(parts) and xs[i] is not None and xs[i + 1] is not None and xs[i + 1].size:
+                data = data[xs[i] < xs[i + 1][0]]
+            rows.append(data)
+        out = dst.create_dataset(name, data=np.concatenate(rows, axis=0))
+        _copy_attrs(parts[-1], out)
+    for found in per_file:                    # group attributes (arms may carry some)
+        for name, ds in found.items():
+            parent = name.rsplit("/", 1)[0] if "/" in name else ""
+            if parent and parent in dst:
+                _copy_attrs(ds.parent, dst[parent])
+
+
+def _skeleton(src: h5py.Group, dst: h5py.Group) -> None:
+    """Groups and attributes of ``src`` with empty datasets: enough for a figure kind to see what was
+    recorded (the recordings themselves are read from the files, by open_run)."""
+    _copy_attrs(src, dst)
+    for key, value in src.items():
+        if isinstance(value, h5py.Group):
+            _skeleton(value, dst.create_group(key))
+        elif isinstance(value, h5py.Dataset):
+            shape = (0,) + tuple(value.shape[1:]) if value.ndim else ()
+            ds = dst.create_dataset(key, shape=shape, dtype=value.dtype)
+            _copy_attrs(value, ds)
+
+
+def open_chain(paths: list[str]) -> h5py.File:
+    """The run files of one run (oldest first) as one in-memory run file."""
+    from .metrics import open_file
+
+    files = []
+    try:
+        for p in paths:
+            files.append(open_file(p))
+        dst = _memory_file()
+        _copy_attrs(files[-1], dst)
+        dst.attrs["joined_from"] = [os.fspath(p) for p in paths]
+        join_metrics(files, dst.require_group("metrics"))
+        for name in ("results", "summary", "params"):
+            src = next((f for f in reversed(files) if name in f), None)
+            if src is not None:
+                src.copy(src[name], dst, name)
+        rec = next((f for f in files if "recordings" in f), None)
+        if rec is not None:
+            _skeleton(rec["recordings"], dst.create_group("recordings"))
+        return dst
+    finally:
+        for f in files:
+            f.close()
+
+
+def open_sweep(folder: str) -> h5py.File:
+    """A sweep folder's runs as one in-memory run file: ``/metrics/<values>[/<arm>]/seed<k>``."""
+    from ..sweep import attempt_paths, load_index
+    from .metrics import arms
+
+    index = load_index(os.path.join(folder, SWEEP_INDEX))
+    grid = index.get("grid") or {}
+    varied = [k for k, v in grid.items() if len(v) > 1]
+    short = _short_names(varied)
+    runs = []                                   # (label, chain) of every task with a run file
+    for task in index["tasks"]:
+        out = task.get("out")
+        if not out:
+            continue
+        chain = [p for p in attempt_paths(os.path.join(folder, out)) if os.path.isfile(p)]
+        if chain:
+            label = ", ".join(f"{short[k]}={task['settings'].get(k, '')}" for k in varied)
+            runs.append((label.replace("/", "\u2215"), chain))
+    if not runs:
+        raise DataError(f"{folder}: no task of the sweep has written a run file yet")
+    dst = _memory_file()
+    seeds: dict[str, int] = {}
+    arm_sets = []
+    joined = []
+    try:
+        for label, chain in runs:
+            f = open_chain(chain)
+            joined.append((label, f))
+            arm_sets.append(tuple(arms(f)))
+        same_single_arm = all(len(a) == 1 for a in arm_sets) and len(set(arm_sets)) == 1
+        _copy_attrs(joined[0][1], dst)
+        if "params" in joined[0][1]:
+            joined[0][1].copy(joined[0][1]["params"], dst, "params")
+        title = index.get("title") or dst.attrs.get("title", "")
+        swept = ", ".join(f"{short[k]} = {', '.join(grid[k])}" for k in varied)
+        dst.attrs["title"] = f"{title} (sweep{': ' + swept if swept else ''}, {len(index.get('seeds', []))} seeds)"
+        dst.attrs["sweep"] = os.fspath(folder)
+        for label, f in joined:
+            for arm, groups in arms(f).items():
+                name = label if (same_single_arm and label) else "/".join(p for p in (label, arm) if p)
+                for g in groups:
+                    k = seeds.get(name, 0)
+                    seeds[name] = k + 1
+                    target = dst.require_group(f"metrics/{name}" if name else "metrics").create_group(f"seed{k}")
+                    for key, value in g.items():
+                        if isinstance(value, h5py.Dataset):
+                            f.copy(value, target, key)
+        return dst
+    finally:
+        for _, f in joined:
+            f.close()
+
+
+def _short_names(keys: list[str]) -> dict[str, str]:
+    """``network.tau`` -> ``tau`` where the last part names one key only."""
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
