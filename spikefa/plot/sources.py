@@ -94,7 +94,7 @@ def continuation_chain(path: str) -> list[str]:
 
     if not os.path.isfile(path):
         return [path]
-    chain = [p for p in attempt_paths(path) if os.path.isfile(p)]
+    chain = [os.path.normpath(p) for p in attempt_paths(path) if os.path.isfile(p)]
     if not any(os.path.samefile(p, path) for p in chain):
         chain = [path]
     first = chain[0]
@@ -234,7 +234,7 @@ def open_sweep(folder: str) -> h5py.File:
         out = task.get("out")
         if not out:
             continue
-        chain = [p for p in attempt_paths(os.path.join(folder, out)) if os.path.isfile(p)]
+        chain = [os.path.normpath(p) for p in attempt_paths(os.path.join(folder, out)) if os.path.isfile(p)]
         if chain:
             label = ", ".join(f"{short[k]}={task['settings'].get(k, '')}" for k in varied)
             runs.append((label.replace("/", "\u2215"), chain))
