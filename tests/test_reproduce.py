@@ -121,6 +121,8 @@ def test_full_parts_run_full_size_and_the_others_quick():
     by_name = {part.name: plan for part, plan in planned}
     assert not by_name["fig2"].quick and len(by_name["fig2"].seeds) == rp.PARTS[0].seeds_full
     assert by_name["fig3d"].quick and len(by_name["fig3d"].tasks) == 5      # one task per arm
+    # a quick part of a mixed report never writes into the full-size folder of the same part
+    assert by_name["fig3d"].out_dir.endswith("fig3d-quick") and by_name["fig2"].out_dir.endswith("fig2")
     assert rp._command_line(sizes, "fig2,fig3d,fig5", None, None, None) == \
         "spikefa reproduce --full fig2,fig5 --only fig2,fig3d,fig5"
 

@@ -58,9 +58,10 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
     planned, missing = plan_parts(parts, out_dir, sizes, models, seeds, parse_part_sets(sets))
     if reuse_from and os.path.abspath(reuse_from) != out_dir:
         for part, plan in planned:
-            n = reuse_finished_runs(plan, os.path.join(reuse_from, part.name))
+            source = os.path.join(reuse_from, os.path.basename(plan.out_dir))
+            n = reuse_finished_runs(plan, source)
             if n and echo:
-                print(f"{part.name}: {n} finished runs taken from {os.path.join(reuse_from, part.name)}")
+                print(f"{part.name}: {n} finished runs taken from {source}")
     if not planned:
         reasons = "; ".join(f"{p.name}: {why}" for p, why in missing)
         raise ConfigError(f"nothing to reproduce ({reasons}); run from a checkout of spikefa or give --models DIR")

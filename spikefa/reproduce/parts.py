@@ -56,6 +56,9 @@ def plan_parts(parts: list[Part], out_dir: str, sizes: dict, models: str | None 
     """
     models = models or models_dir()
     part_sets = part_sets or {}
+    # in a report that mixes sizes, a quick part writes beside its full-size folder, never into it:
+    # the same task ids would otherwise replace the committed full-size runs with quick ones
+    mixed = len(set(sizes.values())) > 1
     planned, skipped = [], []
     for part in parts:
         path = os.path.join(models, part.model)
@@ -66,7 +69,8 @@ def plan_parts(parts: list[Part], out_dir: str, sizes: dict, models: str | None 
         n = seeds or (part.seeds_quick if quick else part.seeds_full)
         sets = _merge_sets(part.sets_quick if quick else part.sets_full, part_sets.get(part.name, ()))
         plan = plan_sweep(path, seeds=n, sets=sets,
-                          out_dir=os.path.join(out_dir, part.name), quick=quick, name=part.name,
+                          out_dir=os.path.join(out_dir, part.name + ("-quick" if quick and mixed else "")),
+                          quick=quick, name=part.name,
                           priority=part.priority)
         planned.append((part, plan))
     return planned, skipped

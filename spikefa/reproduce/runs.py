@@ -119,7 +119,7 @@ def projected_seconds(plan: SweepPlan) -> float | None:
 
 
 def draw_figures(part: Part, plan: SweepPlan, out_dir: str) -> tuple[list[str], str]:
-    """Draw every figure the part's runs have data for into ``out_dir/<part>/figures``.
+    """Draw every figure the part's runs have data for into the part's ``figures`` folder.
 
     Several finished runs are merged first (spikefa.plot then draws mean and spread over seeds).
     Returns the PNG paths relative to ``out_dir`` and a note on what was drawn from.
@@ -132,7 +132,7 @@ def draw_figures(part: Part, plan: SweepPlan, out_dir: str) -> tuple[list[str], 
     if not finished:
         return [], "figures not drawn: no run finished"
     paths = [plan.run_path(t) for t in finished]
-    part_dir = os.path.join(out_dir, part.name)
+    part_dir = plan.out_dir
     fig_dir = os.path.join(part_dir, "figures")
     os.makedirs(fig_dir, exist_ok=True)
     try:
