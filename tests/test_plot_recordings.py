@@ -191,7 +191,7 @@ def test_spiking_experiment_run_draws_digits_from_its_data(tmp_path):
     model = tmp_path / "spiking.toml"
     model.write_text(SPIKING_MODEL)
     path, _ = run_file(str(model), str(tmp_path / "run.h5"), show_progress=False, echo=False)
-    assert set(plot.available(path)) == {"learning", "raster"}
+    assert set(plot.available(path)) == {"learning", "raster", "confusion"}
     fig = raster.build(path, images=3)
     with open_run(path) as rec:
         images = load_data(rec.model_params())[0]

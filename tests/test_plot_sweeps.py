@@ -101,6 +101,9 @@ def test_a_sweep_folder_draws_one_curve_per_value_over_its_seeds(tmp_path, capsy
         learning.draw_curves(ax, found, "test_error")
         assert sorted(line.get_label() for line in ax.lines) == ["tau=0.5 (n=2)", "tau=0.9 (n=2)"]
         assert len(ax.collections) == 2                                   # a band each
+        c = h5["results/tau=0.9/confusion"]                               # the seeds' last evaluations
+        assert c.attrs["seeds"] == 2 and c[()].sum() == 2 * 100
+    assert (out / "figures" / "confusion.png").is_file()
 
 
 def test_confusion_figure_and_per_class_error(tmp_path):

@@ -110,6 +110,9 @@ def draw(run_path: str, out_dir: str, stem: str = "confusion") -> list[str]:
             seen = g["confusion"].attrs.get("examples_seen")
             when = f" after {int(seen)} images" if seen is not None else ""
             name = style.label(arm) if arm else "run"
+            seeds = int(g["confusion"].attrs.get("seeds", 1))
+            if seeds > 1:
+                name += f" ({seeds} seeds summed)"
             ax.set_title(f"{name}\n{100 * error:.1f}% of {total} test images wrong{when}")
             if "firing_rate" in g:
                 draw_rates(fig.add_subplot(grid[row, 1]), g["firing_rate"][()])

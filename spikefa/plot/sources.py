@@ -257,7 +257,11 @@ def open_sweep(folder: str) -> h5py.File:
         swept = ", ".join(f"{short[k]} = {', '.join(grid[k])}" for k in varied)
         dst.attrs["title"] = f"{title} (sweep{': ' + swept if swept else ''}, {len(index.get('seeds', []))} seeds)"
         dst.attrs["sweep"] = os.fspath(folder)
+        last_evals: dict[str, list] = {}
         for label, f in joined:
+            for arm, g in found_confusions(f).items():
+                name = label if (same_single_arm and label) else "/".join(p for p in (label, arm) if p)
+                last_evals.setdefault(name, []).append(g)
             for arm, groups in arms(f).items():
                 name = label if (same_single_arm and label) else "/".join(p for p in (label, arm) if p)
                 for g in groups:
@@ -267,10 +271,26 @@ def open_sweep(folder: str) -> h5py.File:
                     for key, value in g.items():
                         if isinstance(value, h5py.Dataset):
                             f.copy(value, target, key)
+        for name, groups in last_evals.items():       # the seeds' last evaluations: counts summed
+            target = dst.require_group(f"results/{name}" if name else "results")
+            ds = target.create_dataset("confusion", data=sum(g["confusion"][()] for g in groups))
+            ds.attrs["seeds"] = len(groups)
+            seen = [g["confusion"].attrs.get("examples_seen") for g in groups]
+            if all(v is not None for v in seen) and len(set(int(v) for v in seen)) == 1:
+                ds.attrs["examples_seen"] = int(seen[0])
+            rates = [g["firing_rate"][()] for g in groups if "firing_rate" in g]
+            if rates and len({r.shape for r in rates}) == 1:
+                target.create_dataset("firing_rate", data=np.mean(rates, axis=0)).attrs["seeds"] = len(rates)
         return dst
     finally:
         for _, f in joined:
             f.close()
+
+
+def found_confusions(h5: h5py.File) -> dict:
+    from .confusion import found
+
+    return found(h5)
 
 
 def _short_names(keys: list[str]) -> dict[str, str]:
