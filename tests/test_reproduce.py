@@ -189,3 +189,12 @@ def test_gap_share_places_one_arm_between_two(tmp_path):
     assert share.values(runs) == pytest.approx([0.0])
     share = rp.GapShare(rp.Metric("b", "nse"), rp.Metric("a", "nse"), rp.Metric("b", "nse", at="max"))
     assert share.values(runs) == pytest.approx([(0.5 - 0.2) / (2.0 - 0.2)])
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    argv = ["reproduce", "--quick", "--only", "fig2", "--out", str(blocker / "report"), "--no-progress"]
+    assert cli_main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot create the output folder" in err[0] and "--out" in err[0]

@@ -54,7 +54,9 @@ def reproduce(out_dir: str, *, quick: bool = True, full_parts: str | None = None
     parts = select_parts(only)
     sizes = part_sizes(parts, quick, full_parts)
     out_dir = os.path.abspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    from ..runner import make_out_folder
+
+    make_out_folder(out_dir)
     planned, missing = plan_parts(parts, out_dir, sizes, models, seeds, parse_part_sets(sets))
     if reuse_from and os.path.abspath(reuse_from) != out_dir:
         for part, plan in planned:
