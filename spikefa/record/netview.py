@@ -1,6 +1,8 @@
 """How recorders read a network: the observer protocol of docs/design.md in one place.
 
-The network calls ``observer.on_step(net)`` after every time step. Recorders read ``net.step``,
+The network calls ``observer.on_step(net)`` after a time step, at every step unless the observer's
+``next_step(net)`` names the next one it needs (:func:`image_start` places image windows in steps
+for it). Recorders read ``net.step``,
 ``net.image_index``, ``net.label`` and ``net.layer_state(var, layer)``; everything else they need
 (layer sizes, streams, backend, mode, images presented) is looked up here, with fallbacks, so a
 change in the network's attributes touches this module only.
@@ -47,6 +49,20 @@ def mode(net) -> str:
 def next_observed_step(net) -> int:
     """The ``net.step`` observers will see at the next step: it counts steps completed."""
     return int(net.step) + 1
+
+
+def image_start(net):
+    """A function giving the step (as observers see net.step) at which the recorded streams start
+    their image ``count`` (images per stream, what windows count), or None when this network
+    cannot say (its recorders then ask to be called at every step)."""
+    fn = getattr(net, "first_step_of_image", None)
+    if callable(fn):
+        return fn
+    per_image = getattr(net, "steps_per_image", None)
+    if per_image:
+        per_image = int(per_image)
+        return lambda count: int(count) * per_image + 1
+    return None
 
 
 def state_reader(net, var: str, layer: int, stream: int):

@@ -63,6 +63,19 @@ class Recording:
         if time.monotonic() >= self._next_flush:
             self.flush()
 
+    def next_step(self, net) -> int | None:
+        """The first step at which a recorder records (None: none will), so that the network runs
+        compiled blocks of steps in between. The network asks before every block (at least every
+        BLOCK_SECONDS), so buffered samples are also flushed on the clock here, between windows."""
+        if self.failed or self.closed or not self.writers:
+            return None
+        if time.monotonic() >= self._next_flush and any(w.rows for w in self.writers):
+            self.flush()
+        after = netview.next_observed_step(net)
+        start = netview.image_start(net)
+        steps = [k for k in (w.next_step(after, start) for w in self.writers) if k is not None]
+        return min(steps) if steps else None
+
     def on_end(self, net=None) -> None:
         """Optional protocol hook at the end of a run: write what is buffered."""
         self.flush()

@@ -196,6 +196,24 @@ class RecorderWriter:
             self._window += 1
         return self._window < len(w) and image_count >= w[self._window, 0]
 
+    def next_step(self, after: int, image_start) -> int | None:
+        """The first step >= ``after`` that ``wants`` would take (None: none left).
+
+        ``image_start(count)``: the step at which the recorded stream starts its image ``count``
+        (None when unknown: then every step from ``after`` on is a candidate inside windows)."""
+        every = self.every
+        w = self.windows
+        if not len(w):
+            return -(-after // every) * every
+        if image_start is None:
+            return after if self._window < len(w) else None
+        for j in range(self._window, len(w)):
+            start, stop = image_start(int(w[j, 0])), image_start(int(w[j, 1]))   # steps [start, stop)
+            k = -(-max(after, start) // every) * every
+            if k < stop:
+                return k
+        return None
+
     def record(self, net, step: int, image_count: int) -> bool:
         """Copy this step into the next row; True when the block is full."""
         row = self.rows

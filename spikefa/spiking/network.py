@@ -32,7 +32,13 @@ the call ``net.step`` is the number of steps completed, ``net.image_index`` and 
 data index and label of the image in stream 0 (``net.image_indices``/``net.labels``: all streams),
 and ``net.layer_state(var, layer, stream=0)`` returns the live array of var in
 ("spikes", "V", "U", "mod", "error") for that layer and stream (host numpy for numpy/cpu, a device
-array for cuda). Attaching an observer makes training go one step per compiled call.
+array for cuda). An observer may say when it next needs the network: ``observer.next_step(net)``
+returns the first step (counted as net.step counts, so at least net.step + 1) at which it needs
+on_step, or None for never again; training then runs compiled blocks of steps up to the earliest
+step any observer needs and calls only the observers that asked for it. An observer without
+next_step is called after every step (and makes training go one step per compiled call).
+``net.first_step_of_image(count)`` is the step at which each stream starts its image ``count``
+(the per-stream image count recorder windows use), for observers that place windows in steps.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from .state import F32, new_streams, new_weights
 
 STATE_VARS = ("spikes", "V", "U", "mod", "error")
 TRAIN, TEST = 0, 1          # "purpose" word of the random keys
-_BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks) when no observer is attached
+_BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks), at most
 # ... at most: blocks are cut to about this many seconds, so callbacks (progress, and the stop
 # check of spikefa.stop) come often enough that a stop request is honoured within a second
 BLOCK_SECONDS = 0.3
@@ -130,6 +136,7 @@ class SpikingNetwork:
         self.phase = "idle"
         self._live = self.state     # the state observers see (a device copy under cuda)
         self._test_state = None
+        self._anchor = None         # (step, images per stream) when the running train call started
 
     # -- arrays a user reads and sets ------------------------------------------------------------
     @property
@@ -208,6 +215,32 @@ class SpikingNetwork:
     def remove_observer(self, observer) -> None:
         self.observers.remove(observer)
 
+    def first_step_of_image(self, count: int) -> int:
+        """The step (as observers see net.step: steps completed, counting this one) at which every
+        stream starts showing its image ``count`` (images per stream, counted from 0 as recorder
+        windows count them: net.images_seen // streams). May lie in the past."""
+        if self._anchor is not None:
+            step, seen = self._anchor
+        else:
+            step, seen = self.step, self.images_seen // self.params.streams
+        return int(step + (int(count) - seen) * self.params.steps_train + 1)
+
+    def _next_observation(self):
+        """The next step an observer needs (None: none does) and the observers that need it."""
+        after = self.step + 1
+        best, who = None, []
+        for obs in self.observers:
+            ask = getattr(obs, "next_step", None)
+            k = after if ask is None else ask(self)
+            if k is None:
+                continue
+            k = max(int(k), after)
+            if best is None or k < best:
+                best, who = k, [obs]
+            elif k == best:
+                who.append(obs)
+        return best, who
+
     def reset_state(self) -> None:
         """V, U and spikes of every stream back to 0 (the weights are kept)."""
         self.state.reset()
@@ -285,30 +318,34 @@ class SpikingNetwork:
         self._live, self.phase = live, "train"
         errors = 0
         try:
-            sizer = _BlockSizer(1 if self.observers else _BLOCK_STEPS // N)
+            # compiled blocks run up to the next step an observer needs (one step at a time while
+            # observers without next_step are attached); blocks end on image boundaries
+            self._anchor = (self.step, self.images_seen // S)
+            sizer = _BlockSizer(_BLOCK_STEPS // N)
             first = 0
             while first < n_slots:
                 last = min(first + sizer.slots, n_slots)
                 sizer.start()
-                if self.observers:
-                    for q in range(first * N, last * N):
-                        i = q // N
+                seen = self.images_seen
+                q, end = first * N, last * N
+                while q < end:
+                    k, who = self._next_observation() if self.observers else (None, ())
+                    n = end - q if k is None else min(end - q, k - self.step)
+                    self.backend.run(live, images, order, slot_labels, counts, q, n, N, self.step, True, TRAIN)
+                    self.step += n
+                    q += n
+                    if self.step == k:
+                        i = (q - 1) // N
                         self.image_indices[:] = order[i]
                         self.labels[:] = slot_labels[i]
                         self.image_index, self.label = int(order[i, 0]), int(slot_labels[i, 0])
-                        self.backend.run(live, images, order, slot_labels, counts, q, 1, N, self.step, True, TRAIN)
-                        self.step += 1
-                        for obs in self.observers:
+                        self.images_seen = seen + (i - first) * S
+                        for obs in who:
                             obs.on_step(self)
-                else:
-                    n_steps = (last - first) * N
-                    self.backend.run(live, images, order, slot_labels, counts, first * N, n_steps, N, self.step,
-                                     True, TRAIN)
-                    self.step += n_steps
                 bad = self.backend.nonfinite(live)
                 if bad is not None:
                     self._diverged(bad[0], bad[1], self.step)
-                self.images_seen += (last - first) * S
+                self.images_seen = seen + (last - first) * S
                 block_errors = int((counts[first:last].argmax(axis=2) != slot_labels[first:last]).sum())
                 errors += block_errors
                 sizer.done()
@@ -317,7 +354,7 @@ class SpikingNetwork:
                 first = last
         finally:
             self.backend.to_host(self.state, live)
-            self._live, self.phase = self.state, "idle"
+            self._live, self.phase, self._anchor = self.state, "idle", None
         bad = self.backend.weights_nonfinite()
         if bad is not None:
             self._diverged("W or b", bad, self.step)
