@@ -9,6 +9,7 @@ from spikefa.bench import recording  # noqa: E402
 
 def test_bench_recording_measures_every_configuration():
     rows = recording.measure(sizes=(784, 60, 100), images_per_round=2, rounds=1, log=lambda msg: None)
-    assert [r["configuration"] for r in rows] == ["bare", "observer", "50 units", "all spikes"]
+    assert [r["configuration"] for r in rows] == ["bare", "observer", "50 units", "all spikes", "fig4 outside",
+                                                  "fig4 windows"]
     assert rows[0]["ratio"] == 1 and all(r["ms/step"] > 0 and r["ratio"] > 0 for r in rows)
-    assert {r["configuration"] for r in rows if "met" in r} == {"50 units", "all spikes"}
+    assert {r["configuration"] for r in rows if "met" in r} == {"50 units", "all spikes", "fig4 outside"}

@@ -268,3 +268,19 @@ def test_bench_recorders_are_the_model_files():
         tables = tomllib.load(fh)["record"]["recorders"]
     declared = [{k: v for k, v in r.as_table().items() if k in t} for r, t in zip(FIG4_RECORDERS, tables)]
     assert json.dumps(declared, sort_keys=True) == json.dumps(tables, sort_keys=True)
+
+
+def test_a_windows_last_samples_are_flushed_on_the_clock_between_windows(tmp_path):
+    """Not called between windows, the recording still flushes its buffered samples on its clock
+    (the network asks next_step before every compiled block)."""
+    import time
+
+    path = str(tmp_path / "r.h5")
+    net = make("cpu")
+    rec = build_recorders([Recorder(name="w", layers=[1], windows=[[0, 2], [30, 31]])], net, path,
+                          block_steps=256, flush_interval_s=0.01)
+    X, y = data()
+    net.train(X, y, n_images=20, callback=lambda n, e: time.sleep(0.02))
+    with h5py.File(path, "r", swmr=True) as h5:
+        np.testing.assert_array_equal(h5["recordings/w/step"][()], np.arange(1, 7))
+    rec.close()
