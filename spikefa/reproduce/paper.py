@@ -47,7 +47,7 @@ PARTS: list[Part] = [
                   "stopped after the same number of examples, where backprop's error stops falling; here "
                   "chosen on a validation split of the training set (the last 10,000 images), never on the "
                   "test set (`scripts/fig3a_protocol.py`, below).",
-         appendix=("protocol.md",)),
+         appendix=("protocol.md", "fa_vs_bp.md")),
     Part("fig3d", "Figure 3d", "fig3d_deep.toml", seeds_quick=1, seeds_full=1,
          sets_quick=(_arms("bp3", "fa3", "bp4", "fa4", "fa4_frozen_w0"),),
          sets_full=(_arms("shallow3", "bp3", "fa3", "bp4", "fa4", "fa4_frozen_w0"),),
