@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from .errors import ConfigError, OutputError, SpikefaError
+from ..errors import ConfigError, OutputError, SpikefaError
 
 INDEX_NAME = "sweep.json"
 SUMMARY_JSON = "summary.json"
@@ -167,7 +167,7 @@ def default_out_dir(model_path: str, quick: bool) -> str:
 def plan_sweep(model_path: str, *, seeds: int | Iterable[int] = 1, first_seed: int = 0, sets: Iterable[str] = (),
                out_dir: str | None = None, quick: bool = False, name: str = "", priority: int = 0) -> SweepPlan:
     """Expand seeds x --set values into tasks, validating every combination now (ConfigError)."""
-    from .config import load_model
+    from ..config import load_model
 
     if isinstance(seeds, int):
         if seeds < 1:
@@ -236,7 +236,7 @@ def jsonable(v):
 
 
 def save_index(plan: SweepPlan) -> None:
-    from . import __version__
+    from .. import __version__
 
     data = {
         "spikefa_version": __version__,
@@ -274,8 +274,8 @@ def _run_file_state(path: str) -> tuple[str, dict | None, list]:
     A file left by a killed run (still marked open for writing, status "running", no live
     writer) reads as "killed", with its parameters: its checkpoint, if any, resumes the task.
     """
-    from . import runlock
-    from .record.files import open_read, reading
+    from .. import runlock
+    from ..record.files import open_read, reading
 
     if not os.path.isfile(path):
         return "missing", None, []
@@ -398,7 +398,7 @@ def _fmt_number(v: float) -> str:
 
 def summary_table(plan: SweepPlan, groups: list[dict], relative_to: str | None = None) -> str:
     """The summary as a text table; text cells naming paths under ``relative_to`` shown relative to it."""
-    from .progress import format_table
+    from ..progress import format_table
 
     inside = relative_to.rstrip(os.sep) + os.sep if relative_to else None
 
@@ -458,7 +458,7 @@ def limit_threads(threads: int) -> None:
 
 def wait_for_other_writer(path: str, timeout_s: float = 3600.0, poll_s: float = 0.5) -> None:
     """Return once no other process writes ``path`` (its writer lock, spikefa.runlock)."""
-    from . import runlock
+    from .. import runlock
 
     deadline = time.monotonic() + timeout_s
     while (writer := runlock.writer_of(path)) is not None:
@@ -499,7 +499,7 @@ def run_task(spec: dict) -> dict:
         try:
             # After Ctrl-C on a shared cluster the cancelled run may still be writing this file:
             # wait for it, and take its result when it finished with this task's parameters.
-            from .runner import RunContext, run_file
+            from ..runner import RunContext, run_file
 
             out, resume = spec["out"], None
             attempts = attempt_paths(out)
@@ -676,7 +676,7 @@ def run_sweeps(plans: list[SweepPlan], *, scheduler: str | None = None, workers:
     Ctrl-C stops the sweep: tasks not finished go back to pending in the index, and a rerun resumes.
     """
     skipped = {}
-    from .runner import make_out_folder
+    from ..runner import make_out_folder
 
     for plan in plans:
         make_out_folder(os.path.join(plan.out_dir, "runs"))
@@ -731,7 +731,7 @@ def span_seconds(plan: SweepPlan) -> float | None:
 def _execute(todo, info: ClusterInfo, show_progress, on_event):
     from distributed.client import FutureCancelledError
 
-    from .progress import bar
+    from ..progress import bar
 
     client = info.client
     run_id = uuid.uuid4().hex[:8]
