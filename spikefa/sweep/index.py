@@ -1,0 +1,147 @@
+"""The sweep's index (``sweep.json``), written atomically; what a task's run file says it holds."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..errors import OutputError, SpikefaError
+from .plan import SweepPlan, _now
+
+
+def write_json_atomic(path: str, data) -> None:
+    """Write JSON so that a reader (or a crash) never sees half a file."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w") as fh:
+            json.dump(data, fh, indent=1, default=_json_default)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write ({exc.strerror}); free disk space or choose another --out") from None
+
+
+def _json_default(v):
+    if hasattr(v, "item"):          # numpy scalars
+        return v.item()
+    if hasattr(v, "tolist"):
+        return v.tolist()
+    return str(v)
+
+
+def jsonable(v):
+    """Summary rows as plain Python (numpy scalars -> numbers, NaN kept as float)."""
+    return json.loads(json.dumps(v, default=_json_default))
+
+
+def save_index(plan: SweepPlan) -> None:
+    from .. import __version__
+
+    data = {
+        "spikefa_version": __version__,
+        "model": plan.model,
+        "experiment": plan.experiment,
+        "title": plan.title,
+        "quick": plan.quick,
+        "seeds": plan.seeds,
+        "grid": plan.grid,
+        "created": plan.created,
+        "updated": _now(),
+        "counts": plan.counts(),
+        "tasks": [t.record() for t in plan.tasks],
+    }
+    write_json_atomic(plan.index_path, data)
+
+
+def load_index(path: str) -> dict:
+    """A sweep's index; raises OutputError when the file is not a readable index."""
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise OutputError(f"{path}: no sweep index here; give the --out folder of a sweep") from None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path}: not a readable sweep index ({exc}); delete it to start the sweep afresh") from None
+    if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
+        raise OutputError(f"{path}: not a sweep index (no task list); delete it to start the sweep afresh")
+    return data
+
+
+def _run_file_state(path: str) -> tuple[str, dict | None, list]:
+    """(status, params, summary rows) of a run file; ("missing", None, []) when unreadable.
+
+    A file left by a killed run (still marked open for writing, status "running", no live
+    writer) reads as "killed", with its parameters: its checkpoint, if any, resumes the task.
+    """
+    from .. import runlock
+    from ..record.files import open_read, reading
+
+    if not os.path.isfile(path):
+        return "missing", None, []
+    try:
+        with open_read(path) as h5, reading(path):
+            status = h5.attrs.get("status", "")
+            params = json.loads(h5.attrs["params"])
+            summary = dict(h5["summary"].attrs) if "summary" in h5 else {}
+        rows = rows_from_summary_attrs({k: (v.decode() if isinstance(v, bytes) else v) for k, v in summary.items()})
+    except (SpikefaError, OSError, KeyError, ValueError):
+        return "missing", None, []
+    status = status.decode() if isinstance(status, bytes) else str(status)
+    if status == "running" and runlock.writer_of(path) is None:
+        status = "killed"
+    return status, params, rows
+
+
+def rows_from_summary_attrs(attrs: dict) -> list[dict]:
+    """Undo the runner's flattening of summary rows ("0.arm", "1.arm" ...; a single row unprefixed)."""
+    rows: dict[int, dict] = {}
+    single: dict = {}
+    for k, v in attrs.items():
+        if k == "wall_time_s":
+            continue
+        head, _, rest = k.partition(".")
+        if rest and head.isdigit():
+            rows.setdefault(int(head), {})[rest] = v
+        else:
+            single[k] = v
+    out = [rows[i] for i in sorted(rows)]
+    if single:
+        out.insert(0, single)
+    return jsonable(out)
+
+
+def mark_finished_tasks(plan: SweepPlan) -> int:
+    """Carry over finished tasks from an earlier run of this sweep; returns how many are done.
+
+    A task counts as finished only when its run file says so and holds the same parameters the
+    task would run with now (so editing the model file reruns what it changed).
+    """
+    previous = {}
+    if os.path.exists(plan.index_path):
+        data = load_index(plan.index_path)
+        if data.get("experiment") not in (None, plan.experiment):
+            raise OutputError(f"{plan.out_dir} holds a sweep of experiment {data['experiment']!r} "
+                              f"({data.get('model')}), not {plan.experiment!r}; choose another --out")
+        previous = {t.get("id"): t for t in data["tasks"] if isinstance(t, dict)}
+        plan.created = data.get("created", plan.created)
+    done = 0
+    expected_params = {}
+    for task in plan.tasks:
+        old = previous.get(task.id, {})
+        latest = old.get("out")
+        if isinstance(latest, str) and latest != task.out and os.path.isfile(os.path.join(plan.out_dir, latest)):
+            task.out = latest           # the task resumed from a checkpoint into a new file
+        status, params, rows = _run_file_state(plan.run_path(task))
+        expected = expected_params.setdefault(task.id, jsonable(task.params))
+        if status == "finished" and params == expected:
+            task.status = "finished"
+            task.summary = old.get("summary") or rows
+            for k in ("attempts", "worker", "wall_s", "started", "ended"):
+                if old.get(k) is not None:
+                    setattr(task, k, old[k])
+            done += 1
+        else:
+            task.attempts = int(old.get("attempts") or 0) if params == expected else 0
+    return done
