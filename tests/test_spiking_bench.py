@@ -1,4 +1,5 @@
-"""The benchmark's floor follows MODEL.md's accounting, and `spikefa bench spiking --quick` runs."""
+"""The benchmark's floor follows MODEL.md's accounting, and `spikefa bench spiking --quick` runs and prints
+what it measured against, the machine, the S sweep and (full size only) its targets. Never timed."""
 
 import argparse
 
@@ -22,7 +23,63 @@ def test_quick_bench_prints_the_ratios(capsys):
     out = capsys.readouterr().out
     assert "copy bandwidth" in out and "cpu / floor" in out and "S=8 over S=1" in out
     assert "gemm/" in out and "rows/" in out      # eight streams on this network take the gemm kernel
+    assert "S=32 over S=1" not in out             # --streams 8: one stream and eight
 
 
 def test_gemm_floor_times_the_products_alone():
     assert 0 < bench.gemm_floor_seconds(bench.QUICK, 8, repeat=2) < 1
+
+
+def test_quick_bench_prints_references_machine_and_streams_but_no_targets(capsys):
+    """The output's logic, never its times: --quick names what each ratio is measured against, the
+    machine and the S sweep, and says that targets need the full-size network instead of judging them."""
+    from spikefa.cli import main
+
+    assert main(["bench", "spiking", "--quick", "--backends", "numpy,cpu"]) == 0
+    out = capsys.readouterr().out
+    for text in ("machine: ", " cores", "load average", "measured against", "numpy reference backend",
+                 "copy bandwidth", "BLAS products", "during the bench", "other processes", bench.QUICK_NOTE):
+        assert text in out, text
+    sweep = out[out.index("S streams side by side"):]
+    for S in bench.STREAMS:
+        assert f"S={S} over S=1" in out or S == 1
+        assert any(line.split()[:2] == ["cpu", str(S)] for line in sweep.splitlines()), S
+    assert "gemm/" in sweep                          # from S = 8 on, as cpu_kernel = "auto" picks
+    assert "target" not in out.replace(bench.QUICK_NOTE, "")
+    assert "not met" not in out and ": met" not in out
+
+
+def test_target_lines_give_value_measured_and_verdict():
+    lines = bench.target_lines({"cpu_floor": 1.2, "cpu_numpy": 4.0}, quick=False)
+    assert lines[0].startswith("targets")
+    floor, numpy_, streams = lines[1:]
+    assert "<= 1.5" in floor and "measured 1.20" in floor and floor.endswith(": met")
+    assert ">= 5" in numpy_ and "measured 4.00" in numpy_ and numpy_.endswith("not met")
+    assert "S=32 over S=1" in streams and "not measured" in streams
+    loaded = bench.target_lines({"cpu_floor": 1.2}, quick=False, loaded=True)
+    assert "met (under load: not conclusive)" in loaded[1]
+    assert bench.target_lines({"cpu_floor": 1.2}, quick=True) == [bench.QUICK_NOTE]
+
+
+def test_machine_and_cpu_use_warn_only_under_load():
+    assert any(line.startswith("WARNING") for line in bench.machine_lines((3.5, 3.0, 2.0), cores=2))
+    assert not any(line.startswith("WARNING") for line in bench.machine_lines((0.5, 0.4, 0.3), cores=2))
+    busy = {"wall_s": 10.0, "own_s": 10.0, "others_s": 9.0, "steal_s": 0.0}
+    quiet = {"wall_s": 10.0, "own_s": 10.0, "others_s": 0.5, "steal_s": 0.0}
+    assert "other processes 0.90 of the 2" in bench.cpu_use_lines(busy, 2)[0]
+    assert bench.cpu_use_lines(busy, 2)[-1].startswith("WARNING")
+    assert len(bench.cpu_use_lines(quiet, 2)) == 1
+    assert bench.under_load((0.5, 0.4, 0.3), busy, 2) and not bench.under_load((0.5, 0.4, 0.3), quiet, 2)
+    assert bench.under_load((3.5, 3.0, 2.0), quiet, 2)
+    assert "unknown" in bench.cpu_use_lines(None, 2)[0]
+
+
+def test_streams_option_takes_a_list_and_always_measures_one_stream():
+    from spikefa.errors import ConfigError
+
+    assert bench.parse_streams(None) == bench.STREAMS == (1, 8, 32, 128)
+    assert bench.parse_streams("32,8") == (1, 8, 32)
+    assert bench.parse_streams(8) == (1, 8)
+    for bad in ("0", "x"):
+        with pytest.raises(ConfigError):
+            bench.parse_streams(bad)

@@ -16,11 +16,18 @@ with k_{l-1} the mean number of presynaptic units that spiked, counted in this r
 With many streams the cpu backend's gemm kernel is bound by arithmetic, not memory; its floor is
 the time of its BLAS products alone (forward, feedback and plasticity of every layer, the same
 shapes and layouts), timed here, so the ratio shows what the rest of the step costs.
+
+It also prints what each ratio is measured against, the machine (CPU model, cores, load average,
+and the CPU time other processes took while it ran: every number here is slower on a busy
+machine), image-steps/s for S = 1, 8, 32, 128 streams with each S's speed-up over S = 1 (so a user
+can pick S), and each target with its measured value and whether it was met. Targets are for the
+full-size network: ``--quick`` prints the ratios but no verdicts.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import time
 
 import numpy as np
@@ -30,6 +37,16 @@ from ..progress import format_table
 
 FIG4 = (784, 1500, 1500, 1500, 1000)
 QUICK = (784, 200, 200, 100)
+STREAMS = (1, 8, 32, 128)          # the S a user picks from; gemm from 8 on (cpu_kernel = "auto")
+TARGET_STREAMS = 32                # the S of the speed-up target
+
+# (name, what is compared, "<=" or ">=", target value): each printed with its measured value
+TARGETS = (
+    ("cpu_floor", "cpu, one stream: ms/step over its memory floor", "<=", 1.5),
+    ("cpu_numpy", "cpu speed-up over the numpy reference", ">=", 5.0),
+    ("cpu_streams", f"cpu image-steps/s, S={TARGET_STREAMS} over S=1", ">=", 10.0),
+)
+QUICK_NOTE = "targets are for the full-size network; run without --quick"
 
 
 def copy_bandwidth(megabytes: int = 256, repeat: int = 3) -> float:
@@ -174,21 +191,173 @@ def available_backends() -> list[str]:
     return names
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux: /proc/cpuinfo), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "hardware", "cpu model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _proc_stat():
+    """(busy, steal) seconds of all CPUs since boot, from /proc/stat; None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / hz, steal / hz
+
+
+class CpuUse:
+    """CPU time this process and all other processes took between start() and stop()."""
+
+    def start(self):
+        self._wall, self._own, self._stat = time.perf_counter(), _own_cpu_seconds(), _proc_stat()
+        return self
+
+    def stop(self) -> dict | None:
+        """{wall_s, own_s, others_s, steal_s}, or None where the system's CPU time is unknown."""
+        stat = _proc_stat()
+        if stat is None or self._stat is None:
+            return None
+        wall = time.perf_counter() - self._wall
+        own = _own_cpu_seconds() - self._own
+        busy, steal = stat[0] - self._stat[0], stat[1] - self._stat[1]
+        return {"wall_s": wall, "own_s": own, "others_s": max(0.0, busy - own), "steal_s": steal}
+
+
+def _own_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def machine_lines(load: tuple | None, cores: int) -> list[str]:
+    """The machine, and a warning when its load average is above its core count."""
+    lines = [f"machine: {cpu_model()}, {cores} cores" + (f" ({os.cpu_count()} in the machine)"
+                                                             if os.cpu_count() and os.cpu_count() != cores else "")]
+    if load is not None:
+        lines.append(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min) on {cores} cores, "
+                     "before the bench started")
+        if max(load[0], load[1]) > cores:
+            lines.append(f"WARNING: load average {max(load[0], load[1]):.1f} is above the {cores} cores: other work "
+                         "is running and slows every number below; measure again on a quiet machine")
+    return lines
+
+
+def cpu_use_lines(use: dict | None, cores: int) -> list[str]:
+    """Whether another process used the CPU while the bench ran (and how much the host stole)."""
+    if use is None:
+        return ["CPU time of other processes: unknown on this system (no /proc/stat)"]
+    wall = max(use["wall_s"], 1e-9)
+    others, steal = use["others_s"] / wall, use["steal_s"] / wall
+    line = (f"during the bench ({use['wall_s']:.0f} s): this process used {use['own_s'] / wall:.2f} cores, "
+            f"other processes {others:.2f} of the {cores}")
+    if steal >= 0.01:
+        line += f", the host stole {steal:.2f} cores"
+    lines = [line]
+    if others >= 0.25 or steal >= 0.1:
+        lines.append("WARNING: other processes were using the CPU during the bench (or the host stole time): "
+                     "these numbers are measured under load")
+    return lines
+
+
+def under_load(load: tuple | None, use: dict | None, cores: int) -> bool:
+    busy_load = load is not None and max(load[0], load[1]) > cores
+    if use is None:
+        return busy_load
+    wall = max(use["wall_s"], 1e-9)
+    return busy_load or use["others_s"] / wall >= 0.25 or use["steal_s"] / wall >= 0.1
+
+
+def reference_lines(backends, bandwidth: float, streams) -> list[str]:
+    """What each ratio is measured against (all measured in this run)."""
+    lines = ["measured against (all in this run, on this machine):"]
+    if "numpy" in backends:
+        lines.append("  numpy     the numpy reference backend (the specification), same network, images and seed")
+    lines.append(f"  floor     bytes one stream's step must move / copy bandwidth {bandwidth / 1e9:.2f} GB/s "
+                 "(numpy copying a large array, read + write)")
+    if any(s > 1 for s in streams):
+        lines.append("  BLAS      the gemm kernel's three BLAS products per layer timed alone (same shapes and layouts), "
+                     "the floor of a step of many streams")
+    lines.append("  S = 1     each S's image-steps/s over the same backend's with one stream")
+    return lines
+
+
+def target_lines(measured: dict, quick: bool, loaded: bool = False) -> list[str]:
+    """One line per target: target value, measured value, met / not met. ``measured`` maps TARGETS'
+    names to values (a name missing: not measured in this run). --quick: no verdicts, a note."""
+    if quick:
+        return [QUICK_NOTE]
+    lines = ["targets (full-size network):"]
+    for name, what, op, value in TARGETS:
+        got = measured.get(name)
+        if got is None:
+            lines.append(f"  {what}: target {op} {value:g}, not measured in this run")
+            continue
+        met = got <= value if op == "<=" else got >= value
+        verdict = "met" if met else "not met"
+        if loaded:
+            verdict += " (under load: not conclusive)"
+        lines.append(f"  {what}: target {op} {value:g}, measured {got:.2f}: {verdict}")
+    return lines
+
+
+def parse_streams(value) -> tuple[int, ...]:
+    """--streams: one S or a comma-separated list; 1 is always measured (the speed-ups' baseline)."""
+    from ..errors import ConfigError
+
+    if value in (None, ""):
+        return STREAMS
+    try:
+        values = sorted({1, *(int(v) for v in str(value).split(","))})
+    except ValueError:
+        raise ConfigError(f"--streams {value!r}: give a number of streams or a comma-separated list, e.g. 1,8,32")
+    if values[0] < 1:
+        raise ConfigError(f"--streams {value!r}: streams must be at least 1")
+    return tuple(values)
+
+
+def _stream_images(S: int, quick: bool) -> int:
+    """Images timed for S streams: whole slots, 40 (full) or 10 (quick) at S = 1, at least two."""
+    slots = max(2, (10 if quick else 40) // S)
+    return S * slots
+
+
 def main(args) -> int:
     quick = bool(getattr(args, "quick", False))
     sizes = QUICK if quick else FIG4
     upc = 10 if quick else 100
     backends = args.backends.split(",") if getattr(args, "backends", None) else available_backends()
-    many = int(args.streams) if getattr(args, "streams", None) else (4 if quick else 32)
+    streams = parse_streams(getattr(args, "streams", None))
     repeat = getattr(args, "repeat", None)
-    X, y, source = images_for_bench(max(512, 4 * many))
-    print(f"spiking step benchmark: {'-'.join(map(str, sizes))}, input {source}, learning on")
-    if hasattr(os, "getloadavg"):  # other work on the machine changes every number below
-        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    cores = usable_cores()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    use = CpuUse().start()
+    X, y, source = images_for_bench(max(512, 2 * max(streams)))
+    print(f"spiking step benchmark: {'-'.join(map(str, sizes))}, input {source}, learning on"
+          + (" (--quick: small network)" if quick else ""))
+    for line in machine_lines(load, cores):   # other work on the machine changes every number below
+        print(line)
     bandwidth = copy_bandwidth(64 if quick else 256)
     print(f"copy bandwidth (numpy, read + write): {bandwidth / 1e9:.2f} GB/s")
+    for line in reference_lines(backends, bandwidth, streams):
+        print(line)
 
-    rows, results = [], {}
+    rows, results, stream_rows = [], {}, []
     for backend in backends:
         images = repeat or {"numpy": 2 if quick else 4, "cpu": 10 if quick else 40, "cuda": 200}.get(backend, 10)
         r = measure(backend, sizes, X, y, images=images, units_per_class=upc)
@@ -196,36 +365,54 @@ def main(args) -> int:
         r["net"].add_observer(counter)
         r["net"].train(X, y, 4)
         floor_ms = 1e3 * step_floor_bytes(sizes, counter.mean) / bandwidth
+        r["floor_ms"] = floor_ms
         results[backend] = r
         rows.append({"backend": backend, "streams": 1, "kernel/threads": r["threads"] or "-",
                      "ms/step": r["ms_per_step"], "floor ms": floor_ms, "ratio": r["ms_per_step"] / floor_ms,
                      "first call s": r["first_call_s"], "compile s": r["compile_s"], "first call": r["first_kind"],
-                     "image-steps/s": r["image_steps_per_s"]})
-        if backend in ("cpu", "cuda"):
-            m = measure(backend, sizes, X, y, streams=many, images=many * (1 if quick else 2), units_per_class=upc)
-            results[f"{backend}_S"] = m
-            floor_S, ratio_S = "", ""
-            if backend == "cpu" and m["net"].backend.kernel_for(many) == "gemm":
-                floor_S = 1e3 * gemm_floor_seconds(sizes, many)
-                ratio_S = m["ms_per_step"] / floor_S
-            rows.append({"backend": backend, "streams": many, "kernel/threads": m["threads"] or "-",
-                         "ms/step": m["ms_per_step"], "floor ms": floor_S, "ratio": ratio_S,
-                         "first call s": m["first_call_s"], "compile s": m["compile_s"],
-                         "first call": m["first_kind"], "image-steps/s": m["image_steps_per_s"]})
-    print(format_table(rows, "per time step; floor = bytes the step must move / copy bandwidth (one stream), "
-                             "or its BLAS products alone (gemm)"))
-    checks = []
+                     "image-steps/s": round(r["image_steps_per_s"])})
+        r["net"] = None                               # free the network before the next one
+        if backend not in ("cpu", "cuda"):
+            continue
+        for S in streams:
+            m = r if S == 1 else measure(backend, sizes, X, y, streams=S, images=_stream_images(S, quick),
+                                         units_per_class=upc)
+            results[f"{backend}_S{S}"] = m
+            blas_ms, blas_ratio = "", ""
+            if S > 1 and backend == "cpu" and m["net"].backend.kernel_for(S) == "gemm":
+                blas_ms = 1e3 * gemm_floor_seconds(sizes, S)
+                blas_ratio = m["ms_per_step"] / blas_ms
+            stream_rows.append({"backend": backend, "S": S, "kernel/threads": m["threads"] or "-",
+                                "ms/step": m["ms_per_step"], "image-steps/s": round(m["image_steps_per_s"]),
+                                "over S=1": m["image_steps_per_s"] / r["image_steps_per_s"],
+                                "BLAS ms": blas_ms, "over BLAS": blas_ratio,
+                                "first call s": m["first_call_s"]})
+            m["net"] = None
+    print(format_table(rows, "one stream, per time step; floor = bytes the step must move / copy bandwidth"))
+    if stream_rows:
+        print(format_table(stream_rows, "S streams side by side (pick S by image-steps/s; over S=1 = the speed-up "
+                                        "over one stream; BLAS = the gemm kernel's products alone)"))
+
+    measured = {}
     if "cpu" in results:
-        cpu_row = next(r for r in rows if r["backend"] == "cpu" and r["streams"] == 1)
-        checks.append(f"cpu / floor = {cpu_row['ratio']:.2f} (target <= 1.5)")
+        measured["cpu_floor"] = results["cpu"]["ms_per_step"] / results["cpu"]["floor_ms"]
         if "numpy" in results:
-            speedup = results["numpy"]["ms_per_step"] / results["cpu"]["ms_per_step"]
-            checks.append(f"cpu speed-up over numpy = {speedup:.1f}x (target >= 5)")
-        gain = results["cpu_S"]["image_steps_per_s"] / results["cpu"]["image_steps_per_s"]
-        checks.append(f"cpu image-steps/s, S={many} over S=1 = {gain:.1f}x (target >= 10)")
-    if "cuda" in results:
-        gain = results["cuda_S"]["image_steps_per_s"] / results["cuda"]["image_steps_per_s"]
-        checks.append(f"cuda image-steps/s, S={many} over S=1 = {gain:.1f}x")
-    for line in checks:
+            measured["cpu_numpy"] = results["numpy"]["ms_per_step"] / results["cpu"]["ms_per_step"]
+        if f"cpu_S{TARGET_STREAMS}" in results:
+            measured["cpu_streams"] = (results[f"cpu_S{TARGET_STREAMS}"]["image_steps_per_s"]
+                                       / results["cpu"]["image_steps_per_s"])
+    if "cpu" in results:
+        print(f"cpu / floor = {measured['cpu_floor']:.2f}")
+    if "cpu_numpy" in measured:
+        print(f"cpu speed-up over numpy = {measured['cpu_numpy']:.1f}x")
+    for backend in ("cpu", "cuda"):
+        for S in streams:
+            if S > 1 and f"{backend}_S{S}" in results:
+                gain = results[f"{backend}_S{S}"]["image_steps_per_s"] / results[backend]["image_steps_per_s"]
+                print(f"{backend} image-steps/s, S={S} over S=1 = {gain:.1f}x")
+    use_now = use.stop()
+    for line in cpu_use_lines(use_now, cores):
+        print(line)
+    for line in target_lines(measured, quick, loaded=under_load(load, use_now, cores)):
         print(line)
     return 0

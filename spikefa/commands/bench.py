@@ -17,7 +17,9 @@ def add_arguments(p):
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     p.add_argument("--backends", default=None, help="comma-separated backends (default: all available)")
     p.add_argument("--repeat", type=int, default=None, help="timed repetitions")
-    p.add_argument("--streams", type=int, default=None, help="parallel input streams S to measure")
+    p.add_argument("--streams", default=None,
+                   help="parallel input streams S to measure, one or a comma-separated list (spiking: default "
+                        "1,8,32,128)")
 
 
 def main(args) -> int:
