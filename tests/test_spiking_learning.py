@@ -1,5 +1,8 @@
 """The spiking network learns (both modes, synthetic digits and an MNIST subset), and its
-trial-averaged activity approaches the rate network's, the gap shrinking like 1/sqrt(trials)."""
+trial-averaged activity approaches the rate network's, the gap shrinking like 1/sqrt(trials); S = 32 and
+128 streams learn as much per image as one stream early in training."""
+
+import functools
 
 import h5py
 import numpy as np
@@ -63,3 +66,33 @@ def test_trial_average_of_spiking_approaches_rate():
     assert scaled.max() / scaled.min() < 2.0, scaled       # gap * sqrt(trials) stays constant
     # deeper layers: mean spiking probability close to the rate network's (small weights: near linear)
     assert np.abs(spiking.state.P[2].mean(axis=0) - rate.state.P[2][0]).max() < 0.05
+
+
+@functools.lru_cache(maxsize=None)
+def _learning_curve(streams: int):
+    """Test error after every 2048 of 8192 synthetic images, and the weight change, at S streams."""
+    X, y = synthetic.load("train", 2000)
+    Xt, yt = synthetic.load("test", 400)
+    net = SpikingNetwork(SpikingParams(sizes=(144, 100, 100, 100), units_per_class=10, eta=0.01, streams=streams,
+                                       backend="cpu"))
+    W0 = [np.array(w) for w in net.W[1:]]
+    curve = [net.test(Xt, yt)]
+    for _ in range(4):
+        net.train(X, y, 2048)
+        curve.append(net.test(Xt, yt))
+    return np.array(curve), [np.array(w) - w0 for w, w0 in zip(net.W[1:], W0)]
+
+
+@pytest.mark.parametrize("streams", [32, 128])
+def test_streams_learn_as_much_per_image_as_one_stream(streams):
+    """S streams sum their plasticity (a mini-batch of S images a step), so early in training, while
+    eta * S steps stay small, the error after a number of images, and the weight change, match one
+    stream's. (With eta = 0.03 on this network, S = 128 learns more slowly per image than S = 1.)"""
+    one, dW_one = _learning_curve(1)
+    many, dW_many = _learning_curve(streams)
+    assert one[0] == many[0] > 0.8                             # same weights, same test
+    assert one[-1] < 0.5 and many[-1] < 0.5, (one, many)      # both learned (chance: 0.9)
+    assert np.abs(one - many).max() < 0.1, (one, many)
+    for a, b in zip(dW_one, dW_many):
+        cosine = float((a * b).sum() / np.linalg.norm(a) / np.linalg.norm(b))
+        assert cosine > 0.95 and 0.9 < np.linalg.norm(b) / np.linalg.norm(a) < 1.1, cosine
