@@ -291,8 +291,8 @@ def reference_lines(backends, bandwidth: float, streams) -> list[str]:
     lines.append(f"  floor     bytes one stream's step must move / copy bandwidth {bandwidth / 1e9:.2f} GB/s "
                  "(numpy copying a large array, read + write)")
     if any(s > 1 for s in streams):
-        lines.append("  BLAS      the gemm kernel's three BLAS products per layer timed alone (same shapes and layouts), "
-                     "the floor of a step of many streams")
+        lines.append("  BLAS      the gemm kernel's three BLAS products per layer timed alone (same shapes and "
+                     "layouts), the floor of a step of many streams")
     lines.append("  S = 1     each S's image-steps/s over the same backend's with one stream")
     return lines
 
