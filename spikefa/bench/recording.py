@@ -22,7 +22,6 @@ clock ratio is printed beside it. Targets: <= 1.10, <= 1.30, and <= 1.05 for fig
 
 from __future__ import annotations
 
-import copy
 import os
 import tempfile
 import time
@@ -58,22 +57,6 @@ def _data(n: int):
         gen = np.random.default_rng(0)
         images = gen.random((n, 784), dtype=np.float32) * (gen.random((n, 784)) < 0.2)
         return images, np.arange(n) % 10, "random images"
-
-
-def _snapshot(net):
-    return copy.deepcopy((net.weights.WT, net.weights.scale, net.weights.b, net.state, net.step, net.images_seen))
-
-
-def _restore(net, snap):
-    WT, scale, b, state, step, seen = snap
-    w = net.weights
-    for dst, src in zip(w.WT, WT):
-        dst[...] = src
-    for dst, src in zip(w.b, b):
-        dst[...] = src
-    w.scale[...] = scale
-    net.state.copy_from(state)
-    net.step, net.images_seen = step, seen
 
 
 class _Nothing:
@@ -120,7 +103,7 @@ def measure(sizes=FIG4_SIZES, images_per_round: int = 40, rounds: int = 3, backe
     net.add_observer(_Nothing())
     net.train(X, y, n_images=1)                      # compile the one-step path too
     net.observers.clear()
-    snap = _snapshot(net)
+    snap = net.state_dict()
     configs = _configs(len(sizes) - 1, net.images_seen // net.params.streams, images_per_round)
     names = list(configs)
     times = {name: [] for name in configs}
@@ -131,7 +114,7 @@ def measure(sizes=FIG4_SIZES, images_per_round: int = 40, rounds: int = 3, backe
         for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
                 recs = configs[name]
-                _restore(net, snap)
+                net.load_state_dict(snap)
                 rec = None
                 if recs == "nothing":
                     rec = _Nothing()

@@ -193,15 +193,7 @@ def _with_runtime(net: SpikingNetwork, wanted: SpikingParams) -> SpikingNetwork:
     """The same network with the model's backend, threads, test streams and cpu kernel."""
     fresh = SpikingNetwork(net.params.replace(backend=wanted.backend, threads=wanted.threads,
                                               test_streams=wanted.test_streams, cpu_kernel=wanted.cpu_kernel))
-    for mine, theirs in ((fresh.weights.WT, net.weights.WT), (fresh.weights.b, net.weights.b),
-                         (fresh.weights.B, net.weights.B), (fresh.weights.maskT, net.weights.maskT)):
-        for a, b in zip(mine, theirs):
-            if a is not None:
-                a[...] = b
-    fresh.weights.scale[:] = net.weights.scale
-    fresh.state.copy_from(net.state)
-    fresh.step, fresh.images_seen = net.step, net.images_seen
-    fresh.eta = net.eta
+    fresh.load_state_dict(net.state_dict())
     return fresh
 
 

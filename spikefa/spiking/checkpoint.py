@@ -1,8 +1,9 @@
 """Checkpoints: the whole state of a SpikingNetwork in one HDF5 file, written atomically.
 
-A checkpoint holds the parameters, every weight array exactly as stored (WT and its pending
-decay ``scale``, so a resumed run rounds exactly like one never stopped), b, B, masks, the
-training streams' V, U, P, Mod and spikes, the step counter, the position in the data stream
+A checkpoint holds the parameters and ``SpikingNetwork.state_dict()``, each array at its key's path
+and the numbers as attributes: every weight array exactly as stored (WT and its pending decay
+``scale``, so a resumed run rounds exactly like one never stopped), b, B, masks, the training
+streams' V, U, P, Mod and spikes, the step counter, the position in the data stream
 (``images_seen``) and the learning rate now (``net.eta``), plus a JSON ``extra`` dict for the
 caller (e.g. an experiment's progress).
 It is written to ``PATH.tmp``, synced, and renamed over PATH, so a crash never leaves half a
@@ -28,7 +29,7 @@ import numpy as np
 
 from .. import diskroom
 from ..errors import DataError, OutputError, one_line
-from .network import SpikingNetwork
+from .network import STATE_SCALARS, SpikingNetwork
 from .params import SpikingParams
 
 FORMAT_NAME = "spikefa-spiking-checkpoint"
@@ -78,40 +79,28 @@ def _check_file_sum(path: str) -> None:
                             f"earlier checkpoint or start the run again")
 
 
-def checkpoint_bytes(net: SpikingNetwork) -> int:
-    w, st = net.weights, net.state
-    arrays = [*w.WT, *w.b, *[b for b in w.B if b is not None], *[m for m in w.maskT if m is not None]]
-    arrays += [a for group in st.groups() for a in group]
-    return int(sum(np.asarray(a).nbytes for a in arrays)) + (64 << 10)
+def checkpoint_bytes(state: dict) -> int:
+    """Room a checkpoint of ``state`` (``SpikingNetwork.state_dict()``) takes, with a margin."""
+    return int(sum(a.nbytes for a in state.values() if isinstance(a, np.ndarray))) + (64 << 10)
 
 
 def save_checkpoint(net: SpikingNetwork, path: str, extra: dict | None = None) -> str:
-    w, st = net.weights, net.state
+    state = net.state_dict()
     tmp = path + ".tmp"
-    diskroom.check(tmp, checkpoint_bytes(net), "the checkpoint", kept="the previous checkpoint is kept")
+    diskroom.check(tmp, checkpoint_bytes(state), "the checkpoint", kept="the previous checkpoint is kept")
     try:
         with h5py.File(tmp, "w", userblock_size=USERBLOCK) as h5:
             h5.attrs["format"] = FORMAT
             h5.attrs["params"] = json.dumps(net.params.as_dict(), sort_keys=True)
-            h5.attrs["step"] = net.step
-            h5.attrs["images_seen"] = net.images_seen
-            h5.attrs["eta"] = net.eta       # the learning rate now, which a schedule may have lowered
+            h5.attrs["step"] = state["step"]
+            h5.attrs["images_seen"] = state["images_seen"]
+            h5.attrs["eta"] = state["eta"]      # the learning rate now, which a schedule may have lowered
             h5.attrs["seed"] = net.params.seed
             h5.attrs["extra"] = json.dumps(extra or {}, sort_keys=True)
-            h5["scale"] = w.scale
-            h5["learns"] = w.learns
-            for h in range(len(w.WT)):
-                g = h5.create_group(f"layer{h + 1}")
-                g["WT"] = w.WT[h]
-                g["b"] = w.b[h]
-                if h < len(w.B) and w.B[h] is not None:
-                    g["B"] = w.B[h]
-                if w.maskT[h] is not None:
-                    g["maskT"] = w.maskT[h]
-            g = h5.create_group("streams")
-            for name, group in zip(("s", "V", "P", "U", "Mod", "A", "D"), st.groups()):
-                for i, a in enumerate(group):
-                    g[f"{name}{i}"] = a
+            for key, value in state.items():    # the arrays, each at its key's path (layer1/WT, streams/V0 ...)
+                if key not in STATE_SCALARS:
+                    folder, _, name = key.rpartition("/")
+                    (h5.require_group(folder) if folder else h5)[name] = value
             h5.attrs["checksum"] = checksum(h5)
         with open(tmp, "r+b") as fh:
             head = _FILE_SUM + _file_digest(fh).encode() + b"\n"
@@ -140,24 +129,10 @@ def load_checkpoint(path: str, backend: str | None = None) -> tuple[SpikingNetwo
             if backend is not None:
                 kw["backend"] = backend
             net = SpikingNetwork(SpikingParams(**kw))
-            w, st = net.weights, net.state
-            w.scale[:] = h5["scale"][()]
-            w.learns[:] = h5["learns"][()]
-            for h in range(len(w.WT)):
-                g = h5[f"layer{h + 1}"]
-                w.WT[h][...] = g["WT"][()]
-                w.b[h][...] = g["b"][()]
-                if h < len(w.B) and w.B[h] is not None:
-                    w.B[h][...] = g["B"][()]
-                if w.maskT[h] is not None:
-                    w.maskT[h][...] = g["maskT"][()]
-            g = h5["streams"]
-            for name, group in zip(("s", "V", "P", "U", "Mod", "A", "D"), st.groups()):
-                for i, a in enumerate(group):
-                    a[...] = g[f"{name}{i}"][()]
-            net.step = int(h5.attrs["step"])
-            net.images_seen = int(h5.attrs["images_seen"])
-            net.eta = float(h5.attrs.get("eta", net.params.eta))   # older checkpoints: params.eta
+            state = {"step": int(h5.attrs["step"]), "images_seen": int(h5.attrs["images_seen"]),
+                     "eta": float(h5.attrs.get("eta", net.params.eta))}     # older checkpoints: params.eta
+            state.update({key: h5[key][()] for key in net.state_dict() if key not in STATE_SCALARS})
+            net.load_state_dict(state)
             extra = json.loads(h5.attrs["extra"])
     except DataError:
         raise

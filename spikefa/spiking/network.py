@@ -24,8 +24,11 @@ saved in checkpoints.
 State is plain numpy, indexed by the paper's layer numbers l (0 = input): ``W[l]`` (n_l, n_{l-1}),
 ``b[l]``, ``B[l]`` (hidden l only; None for bp/none), ``V[l]``, ``U[l]``, ``spikes[l]`` (S, n_l);
 index 0 of W, b, B, V, U is None. W[l] is the stored weights times their pending lazy decay;
-reading it changes nothing, and ``net.W[2][...] = new`` sets them. With the cuda backend the host arrays are
-copied to the device when train/test starts and back when it returns.
+reading it changes nothing, and ``net.W[2][...] = new`` sets them. ``net.state_dict()`` takes all
+of it (weights as stored with their pending decay, the streams, the counters and eta) and
+``load_state_dict`` restores it, so the network goes on bit for bit; a checkpoint is that dict in
+a file. With the cuda backend the host arrays are copied to the device when train/test starts and
+back when it returns.
 
 Observers (recorders) are called after every training step as ``observer.on_step(net)``; during
 the call ``net.step`` is the number of steps completed, ``net.image_index`` and ``net.label`` the
@@ -54,6 +57,8 @@ from .params import READOUTS, SpikingParams
 from .state import F32, new_streams, new_weights
 
 STATE_VARS = ("spikes", "V", "U", "mod", "error")
+STATE_SCALARS = ("step", "images_seen", "eta")      # state_dict's numbers; the rest are arrays
+STREAM_ARRAYS = ("s", "V", "P", "U", "Mod", "A", "D")   # StreamState.groups(), as state_dict names them
 TRAIN, TEST = 0, 1          # "purpose" word of the random keys
 _BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks), at most
 # ... at most: blocks are cut to about this many seconds, so callbacks (progress, and the stop
@@ -244,6 +249,68 @@ class SpikingNetwork:
     def reset_state(self) -> None:
         """V, U and spikes of every stream back to 0 (the weights are kept)."""
         self.state.reset()
+
+    # -- the whole state, taken and restored ---------------------------------------------------
+    def _state_arrays(self) -> dict:
+        """The live arrays of the state, keyed as in ``state_dict`` (no copies)."""
+        w = self.weights
+        arrays = {"scale": w.scale, "learns": w.learns}
+        for h in range(len(w.WT)):
+            arrays[f"layer{h + 1}/WT"] = w.WT[h]
+            arrays[f"layer{h + 1}/b"] = w.b[h]
+            if h < len(w.B) and w.B[h] is not None:
+                arrays[f"layer{h + 1}/B"] = w.B[h]
+            if w.maskT[h] is not None:
+                arrays[f"layer{h + 1}/maskT"] = w.maskT[h]
+        for name, group in zip(STREAM_ARRAYS, self.state.groups()):
+            for i, a in enumerate(group):
+                arrays[f"streams/{name}{i}"] = a
+        return arrays
+
+    def state_dict(self) -> dict:
+        """Everything training goes on from, as copies: plain numpy arrays and Python numbers.
+
+        ``step``, ``images_seen`` and ``eta`` (the learning rate now); ``scale`` and ``learns``;
+        per layer h = 1..L ``layer{h}/WT``, ``layer{h}/b`` and, where the network has them,
+        ``layer{h}/B`` and ``layer{h}/maskT``; the training streams' ``streams/{s,V,P,U,Mod,A,D}{i}``
+        (the checkpoint's layout). The weights are WT as stored with their pending decay ``scale``
+        (true W = scale * WT.T), not folded: folding rounds, and the network that loads this would
+        not go on as this one does. Taken between train and test calls (under cuda the host arrays
+        are current only then)."""
+        if self.phase != "idle":
+            raise RuntimeError("state_dict() while the network trains; take it between train calls")
+        state = {"step": int(self.step), "images_seen": int(self.images_seen), "eta": float(self.eta)}
+        state.update({key: np.array(a, copy=True) for key, a in self._state_arrays().items()})
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` took, from a network of the same sizes, streams, feedback and
+        sparsity; the backend, threads, kernel and test settings may differ. Loaded, this network
+        goes on bit for bit as the one the state was taken from. Every key is checked (names, shapes,
+        kinds) before anything is written, so a refused state (ValueError) leaves the network as it was."""
+        if self.phase != "idle":
+            raise RuntimeError("load_state_dict() while the network trains; load between train calls")
+        arrays = self._state_arrays()
+        missing = [k for k in (*STATE_SCALARS, *arrays) if k not in state]
+        unknown = [k for k in state if k not in arrays and k not in STATE_SCALARS]
+        if missing or unknown:
+            raise ValueError("state does not fit this network: "
+                             + "; ".join(f"{what} {', '.join(keys)}" for what, keys in
+                                         (("missing", missing), ("unknown", unknown)) if keys))
+        values = {}
+        for key, a in arrays.items():
+            value = np.asarray(state[key])
+            if value.shape != a.shape or not np.can_cast(value.dtype, a.dtype, "same_kind"):
+                raise ValueError(f"state {key!r} is {value.dtype} {value.shape}; this network's is "
+                                 f"{a.dtype} {a.shape}")
+            values[key] = value
+        eta = float(state["eta"])
+        if not (eta >= 0 and np.isfinite(eta)):
+            raise ValueError(f"state eta = {eta!r}: expected a finite number >= 0")
+        for key, a in arrays.items():
+            np.copyto(a, values[key], casting="same_kind")       # in place: backends hold these arrays
+        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
+        self.eta = eta
 
     # -- input checks --------------------------------------------------------------------------
     def _check_data(self, images, labels, what: str):
