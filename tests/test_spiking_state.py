@@ -8,15 +8,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from spikefa.spiking import SpikingNetwork, SpikingParams
+from spikefa.spiking import SpikingNetwork
 
-PARAMS = SpikingParams(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3,
-                       feedback_scale=0.5, streams=2, test_streams=4, sparse=0.2, seed=3)
-
-
-def data(n=30):
-    r = np.random.default_rng(1)
-    return r.random((n, 20)).astype(np.float32), r.integers(0, 5, n)
+from test_spiking_checkpoint import PARAMS, data      # the checkpoint tests' network: two streams, sparse
 
 
 def assert_states_equal(a: dict, b: dict):
