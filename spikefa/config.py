@@ -7,7 +7,8 @@ nearest known one), a wrong type, NaN or inf, or a value outside its range raise
 file's ``[quick]`` table, ``--set`` or ``--seed``) and what is allowed. A :class:`Field` carries
 its range, so code that builds the same parameters from Python (``SpikingParams``) checks them
 with the same :func:`check_value`. Rules that tie several keys together live in the experiment's
-optional ``check(params, origin)``.
+optional ``check(params, origin)``. This module knows no experiment: :func:`load_model` takes a
+:class:`Catalogue` of them (``spikefa.experiments``) from its caller, or the registered default.
 
 A ``[quick]`` table holds overrides applied by ``--quick`` (same layout as the file itself).
 ``--set a.b=value`` overrides one key (the value is read as TOML, bare words as strings).
@@ -21,7 +22,7 @@ import math
 import numbers
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 try:
     import tomllib
@@ -234,17 +235,24 @@ def field_at(schema: dict, keys: list[str]):
     return node
 
 
-def resolve(schema: dict, data: dict, source: str, prefix: str = "", root: dict | None = None) -> dict:
-    """Fill defaults and validate ``data`` against ``schema`` (nested dicts of Field)."""
-    root = schema if root is None else root
+def refuse_unknown_keys(schema: dict, data: dict, source: str, prefix: str = "", root: dict | None = None) -> None:
+    """ConfigError for the first key of ``data`` (a table) that ``schema`` does not declare: one line
+    naming it, the key meant for a near miss (looked up in ``root``, the whole schema) and the keys
+    allowed at this level."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: key '{prefix.rstrip('.')}' must be a table")
-    out = {}
     for key in data:
         if key not in schema:
             allowed = ", ".join(sorted(schema)) or "(none)"
-            hint = did_you_mean(prefix + key, root)
+            hint = did_you_mean(prefix + key, schema if root is None else root)
             raise ConfigError(f"{source}: unknown key '{prefix}{key}'{hint}; allowed here: {allowed}")
+
+
+def resolve(schema: dict, data: dict, source: str, prefix: str = "", root: dict | None = None) -> dict:
+    """Fill defaults and validate ``data`` against ``schema`` (nested dicts of Field)."""
+    root = schema if root is None else root
+    refuse_unknown_keys(schema, data, source, prefix, root)
+    out = {}
     for key, spec in schema.items():
         full = prefix + key
         if isinstance(spec, dict):
@@ -387,16 +395,46 @@ def _check_override(schema: dict, keys: list[str], value, text: str) -> str:
     return dotted
 
 
+class Catalogue(Protocol):
+    """Where load_model finds experiments: ``spikefa.experiments`` is one (this module imports
+    nothing above it; the caller passes the catalogue, or the package registers its default)."""
+
+    def names(self) -> list[str]: ...
+
+    def schema(self, name: str) -> dict: ...
+
+    def check(self, name: str) -> Callable | None: ...
+
+
+_default_catalogue: Catalogue | None = None
+
+
+def register_catalogue(catalogue: Catalogue) -> None:
+    """Make ``catalogue`` the one load_model uses when its caller passes none (``spikefa.experiments``
+    registers itself when imported, which importing ``spikefa`` does)."""
+    global _default_catalogue
+    _default_catalogue = catalogue
+
+
+def default_catalogue() -> Catalogue:
+    if _default_catalogue is None:
+        raise RuntimeError("no experiment catalogue registered: import spikefa.experiments or pass "
+                           "load_model(..., catalogue=...)")
+    return _default_catalogue
+
+
 def load_model(path: str | None = None, *, quick: bool = False, overrides: list[str] | None = None,
-               seed: int | None = None, text: str | None = None, raw: dict | None = None) -> Model:
+               seed: int | None = None, text: str | None = None, raw: dict | None = None,
+               catalogue: Catalogue | None = None) -> Model:
     """Read, merge (--quick, --set, --seed) and validate a model file.
 
     Give ``path`` (a file), ``text`` (TOML source) or ``raw`` (an already parsed dict). Each value
     is checked where it comes from (the file, its [quick] table, each --set, --seed), so a message
     blames the right one; then the experiment's ``check`` tests the rules between keys.
+    ``catalogue`` names the experiments and gives their schemas and checks (``spikefa.experiments``;
+    by default the registered one).
     """
-    from . import experiments
-
+    cat = default_catalogue() if catalogue is None else catalogue
     if raw is not None:
         data, source = copy.deepcopy(raw), path or "<model>"
     elif text is not None:
@@ -408,7 +446,7 @@ def load_model(path: str | None = None, *, quick: bool = False, overrides: list[
     else:
         data, source = read_toml(path), path
     name = data.get("experiment")
-    known = experiments.names()
+    known = cat.names()
     if name is None:
         raise ConfigError(f"{source}: missing key 'experiment'; allowed: {', '.join(known)}")
     if name not in known:
@@ -416,7 +454,7 @@ def load_model(path: str | None = None, *, quick: bool = False, overrides: list[
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"{source}: key 'experiment' = {_plain(name)!r}: expected one of "
                           f"{', '.join(known)}{hint}")
-    schema = experiments.schema(name)
+    schema = cat.schema(name)
     quick_table = data.get("quick", {})
     if not isinstance(quick_table, dict):
         raise ConfigError(f"{source}: key 'quick' must be a table ([quick] in a model file)")
@@ -440,7 +478,7 @@ def load_model(path: str | None = None, *, quick: bool = False, overrides: list[
         body["seed"] = seed
         origins.by_key["seed"] = "--seed"
     params = resolve(schema, body, source)
-    check = getattr(experiments.get(name), "check", None)
+    check = cat.check(name)
     if check is not None:
         check(params, origins)
     return Model(experiment=name, params=params, source=source, title=str(data.get("title", "")), raw=data)

@@ -12,7 +12,7 @@ import os
 
 from .errors import ConfigError, DataError
 from .spiking import load_checkpoint
-from .spiking.params import STEPS_TEST
+from .spiking.params import param_field
 from .config import check_value
 
 
@@ -51,12 +51,12 @@ def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: 
     from .experiments.spiking import load_data
 
     if test_steps is not None:
-        check_value(STEPS_TEST, test_steps, "test_steps", "--test-steps")
+        check_value(param_field("test_steps"), test_steps, "test_steps", "--test-steps")
     if test_size is not None and test_size < 1:
         raise ConfigError(f"--test-size {test_size}: expected an integer >= 1")
     net, _ = load_checkpoint(ckpt, backend=backend)
     if test_steps is not None:
-        net.params = net.params.replace(steps_test=test_steps)
+        net.params = net.params.replace(test_steps=test_steps)
     if readout is not None:
         net.params = net.params.replace(test_readout=readout)
     if carry is not None:
@@ -70,5 +70,5 @@ def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: 
     _, _, Xt, yt = load_data(params)
     error = net.test(Xt, yt)
     return {"checkpoint": ckpt, "images_trained": net.images_seen, "dataset": data["dataset"],
-            "test_images": len(yt), "test_steps": net.params.steps_test, "readout": net.params.test_readout,
+            "test_images": len(yt), "test_steps": net.params.test_steps, "readout": net.params.test_readout,
             "carry": net.params.test_carry, "test_error": error}

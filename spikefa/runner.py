@@ -282,5 +282,6 @@ def _say_if_folder_is_large(out_path: str, log) -> None:
 def run_file(path: str | None, out_path: str | None = None, *, quick=False, seed=None, overrides=None,
              resume=None, show_progress=True, echo=True):
     """Load and run a model file (the embedded default when ``path`` is None)."""
-    model = load_model(path or DEFAULT_MODEL, quick=quick, seed=seed, overrides=overrides)
+    model = load_model(path or DEFAULT_MODEL, quick=quick, seed=seed, overrides=overrides,
+                       catalogue=experiments)
     return run_model(model, out_path, quick=quick, resume=resume, show_progress=show_progress, echo=echo)

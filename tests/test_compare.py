@@ -16,7 +16,7 @@ from spikefa.plot import compare as compare_plot
 from spikefa.runner import run_file
 from spikefa.spiking import SpikingNetwork, SpikingParams
 
-SMALL = dict(sizes=(4, 6, 4), units_per_class=2, backend="numpy", steps_train=3, steps_test=3, seed=3)
+SMALL = dict(sizes=(4, 6, 4), units_per_class=2, backend="numpy", steps_per_image=3, test_steps=3, seed=3)
 PIXELS = np.array([[0.2, 0.5, 0.8, 1.0]], dtype=np.float32)
 
 

@@ -24,7 +24,7 @@ def _record(path, mode="spiking", windows=("early", "middle", "late")):
     labels = gen.integers(0, 10, 30)
     images = np.clip(gen.random((30, SIZES[0]), dtype=np.float32) * 0.5 + (labels[:, None] % 4 == np.arange(16) % 4) * 0.5,
                      0, 1).astype(np.float32)
-    net = SpikingNetwork(SpikingParams(sizes=SIZES, units_per_class=4, backend="numpy", mode=mode, steps_train=3,
+    net = SpikingNetwork(SpikingParams(sizes=SIZES, units_per_class=4, backend="numpy", mode=mode, steps_per_image=3,
                                        seed=2, eta=0.05))
     # as a Figure 4 run declares them: 50 random units per hidden layer, every output unit, the input
     recorders = [Recorder(name="hidden", layers="hidden", units=50, windows=list(windows), window_images=10),

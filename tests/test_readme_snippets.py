@@ -66,7 +66,7 @@ def test_help_set_examples_work_on_the_models_they_name(example, models):
 
 
 def _one_rate_step(phi):
-    p = SpikingParams(sizes=(12, 9, 7, 6), units_per_class=2, mode="rate", tau=1.0, steps_train=1, phi=phi,
+    p = SpikingParams(sizes=(12, 9, 7, 6), units_per_class=2, mode="rate", tau=1.0, steps_per_image=1, phi=phi,
                       gamma=0.0, eta=0.5, bias_scale=0.2, init_scale=0.5, feedback_scale=0.5, backend="numpy",
                       shuffle=False, seed=4)
     net = SpikingNetwork(p)

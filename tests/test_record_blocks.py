@@ -31,7 +31,7 @@ def data(n=60, seed=0):
 
 def make(backend="cpu", streams=1, **kw):
     return spiking.SpikingNetwork(SpikingParams(sizes=SIZES, units_per_class=2, backend=backend, streams=streams,
-                                                steps_train=N, seed=5, eta=0.05, **kw))
+                                                steps_per_image=N, seed=5, eta=0.05, **kw))
 
 
 def recorders(stream=0):

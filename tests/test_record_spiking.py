@@ -24,7 +24,7 @@ def data(n=12, seed=0):
 
 def make(backend="numpy", mode="spiking", streams=1):
     return spiking.SpikingNetwork(SpikingParams(sizes=SIZES, units_per_class=2, backend=backend, mode=mode,
-                                                streams=streams, steps_train=3, seed=5, eta=0.05))
+                                                streams=streams, steps_per_image=3, seed=5, eta=0.05))
 
 
 class Copier:

@@ -121,7 +121,7 @@ def test_streams_sum_their_plasticity():
     y = np.array([3])
     changes = []
     for S in (1, 2):
-        net = SpikingNetwork(SpikingParams(**{**SMALL, "mode": "rate", "streams": S, "steps_train": 1,
+        net = SpikingNetwork(SpikingParams(**{**SMALL, "mode": "rate", "streams": S, "steps_per_image": 1,
                                               "gamma": 0.0}))
         before = [w.copy() for w in net.W[1:]]
         net.train(X, y, S)
@@ -150,7 +150,7 @@ def test_streams_take_different_images_and_count_them():
 @pytest.mark.parametrize("backend", ["numpy", "cpu"])
 def test_rate_mode_with_tau_1_is_per_example_feedback_alignment(backend):
     """MODEL.md: rate mode with tau = 1 and N = 1 is the logistic network trained by FA, example by example."""
-    p = SpikingParams(**{**SMALL, "mode": "rate", "tau": 1.0, "steps_train": 1, "phi": "linear", "gamma": 0.0,
+    p = SpikingParams(**{**SMALL, "mode": "rate", "tau": 1.0, "steps_per_image": 1, "phi": "linear", "gamma": 0.0,
                          "bias_scale": 0.1, "backend": backend})
     net = SpikingNetwork(p)
     W = [None] + [w.astype(np.float64) for w in net.W[1:]]

@@ -33,7 +33,7 @@ AGREEMENT = textwrap.dedent("""
     base = dict(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3,
                 feedback_scale=0.5, test_streams=4)
     for kw, images in ((dict(feedback="fa", sparse=0.3), 4), (dict(feedback="bp", streams=2), 2),
-                       (dict(feedback="direct", mode="rate", steps_train=3), 2)):
+                       (dict(feedback="direct", mode="rate", steps_per_image=3), 2)):
         nets = {}
         for backend in ("numpy", "cuda"):
             net = SpikingNetwork(SpikingParams(**base, **kw, backend=backend))

@@ -49,7 +49,7 @@ def test_trial_average_of_spiking_approaches_rate():
     """Same weights, same input, plasticity off. The first layer's PSP is linear in the input spikes,
     so its average over trials converges to the rate network's PSP with error ~ 1/sqrt(trials)."""
     x = np.random.default_rng(5).random((1, 30)).astype(np.float32)
-    base = dict(sizes=(30, 40, 30, 20), units_per_class=2, eta=0.0, gamma=0.0, init_scale=0.3, steps_train=3)
+    base = dict(sizes=(30, 40, 30, 20), units_per_class=2, eta=0.0, gamma=0.0, init_scale=0.3, steps_per_image=3)
     rate = SpikingNetwork(SpikingParams(**base, mode="rate"))
     rate.train(x, [0], 1)
     target = rate.V[1][0]

@@ -22,7 +22,7 @@ from spikefa.spiking.state import new_streams
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3, bias_scale=0.5,
-             feedback_scale=0.5, test_streams=3, steps_test=20)
+             feedback_scale=0.5, test_streams=3, test_steps=20)
 BACKENDS = [("numpy", "auto"), ("cpu", "spike-rows"), ("cpu", "gemm")]
 
 
@@ -36,7 +36,7 @@ TRACE_TEST = '''
 def trace_test(net, X, readout, carry):
     """Testing one step per call, as net.test runs it: the state of every step and the votes."""
     p = net.params
-    T, M, n = p.test_streams, p.steps_test, len(X)
+    T, M, n = p.test_streams, p.test_steps, len(X)
     n_slots = -(-n // T)
     order = np.arange(n_slots * T, dtype=np.int64)
     order[order >= n] = 0
@@ -107,7 +107,7 @@ def test_readouts_add_up_what_they_say():
     net = net_for("numpy")
     for readout, var in (("spikes", "spikes"), ("rate", "P"), ("psp", "V")):
         rows, votes = trace_test(net, X, readout, carry=False)
-        M, T = net.params.steps_test, net.params.test_streams
+        M, T = net.params.test_steps, net.params.test_streams
         for i in range(len(X)):
             slot, k = divmod(i, T)
             total = sum(rows[q][var, 3][k] for q in range(slot * M, (slot + 1) * M))
@@ -121,7 +121,7 @@ def test_fresh_starts_every_image_from_zero_and_carry_runs_on():
     """Rate mode (no sampling): without carry an image's votes do not depend on the images before it
     in its stream; with carry they do, through V (tau = 0.5 and M = 3 keep 1/8 of the last V)."""
     X, _ = data(n=6)
-    kw = dict(mode="rate", tau=0.5, steps_test=3, test_streams=2)
+    kw = dict(mode="rate", tau=0.5, test_steps=3, test_streams=2)
     for backend, kernel in BACKENDS:
         fresh = net_for(backend, kernel, **kw)
         alone = np.stack([fresh._vote(X[i:i + 1])[0] for i in range(len(X))])
@@ -134,7 +134,7 @@ def test_fresh_starts_every_image_from_zero_and_carry_runs_on():
 def test_carry_continues_the_v_of_the_image_before():
     """With test_carry the first step of an image integrates from the V its stream's last image left."""
     X, _ = data(n=4)
-    net = net_for("numpy", test_streams=1, steps_test=4)
+    net = net_for("numpy", test_streams=1, test_steps=4)
     rows, _ = trace_test(net, X, "spikes", carry=True)
     fresh_rows, _ = trace_test(net, X, "spikes", carry=False)
     for q in (4, 8, 12):  # the first step of images 1, 2, 3
@@ -297,7 +297,7 @@ CUDA = textwrap.dedent("""
     r = np.random.default_rng(0)
     X, y = r.random((3, 20)).astype(np.float32), r.integers(0, 5, 3)
     base = dict(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3, bias_scale=0.5,
-                feedback_scale=0.5, test_streams=2, steps_test=20)
+                feedback_scale=0.5, test_streams=2, test_steps=20)
     for readout, carry in (("spikes", False), ("rate", True), ("psp", False)):
         ref = trace_test(SpikingNetwork(SpikingParams(**base, backend="numpy")), X, readout, carry)
         dev = trace_test(SpikingNetwork(SpikingParams(**base, backend="cuda")), X, readout, carry)
@@ -346,7 +346,7 @@ def test_eval_command_takes_the_readout_and_carry(tmp_path):
     other = evaluate_checkpoint(ckpt, readout="rate", carry=False, test_steps=4)
     assert (other["readout"], other["carry"], other["test_steps"]) == ("rate", False, 4)
     net, _ = load_checkpoint(ckpt)
-    net.params = net.params.replace(test_readout="rate", test_carry=False, steps_test=4)
+    net.params = net.params.replace(test_readout="rate", test_carry=False, test_steps=4)
     from spikefa.experiments.spiking import load_data
 
     _, _, Xt, yt = load_data(model.params)
@@ -366,7 +366,7 @@ def test_resume_may_test_another_way(tmp_path):
                                                      'train.test_readout="psp"', "train.test_carry=false"])
     run_model(other, str(tmp_path / "b.h5"), show_progress=False, echo=False, resume=str(tmp_path / "a.ckpt.h5"))
     net, _ = load_checkpoint(str(tmp_path / "b.ckpt.h5"))
-    assert (net.params.steps_test, net.params.test_readout, net.params.test_carry) == (3, "psp", False)
+    assert (net.params.test_steps, net.params.test_readout, net.params.test_carry) == (3, "psp", False)
     full, _ = load_checkpoint(str(tmp_path / "f.ckpt.h5"))
     for a, b in zip(full.weights.WT + full.weights.b, net.weights.WT + net.weights.b):
         np.testing.assert_array_equal(a, b)

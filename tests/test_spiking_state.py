@@ -91,7 +91,7 @@ CUDA_SCRIPT = textwrap.dedent("""
     r = np.random.default_rng(1)
     X, y = r.random((8, 20)).astype(np.float32), r.integers(0, 5, 8)
     p = SpikingParams(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3,
-                      feedback_scale=0.5, streams=2, test_streams=2, seed=3, backend="cuda", steps_train=3)
+                      feedback_scale=0.5, streams=2, test_streams=2, seed=3, backend="cuda", steps_per_image=3)
     net = SpikingNetwork(p)
     net.train(X, y, 2)
     restored = SpikingNetwork(p)

@@ -97,7 +97,7 @@ def measure(sizes=FIG4_SIZES, images_per_round: int = 40, rounds: int = 3, backe
     net = SpikingNetwork(SpikingParams(sizes=sizes, units_per_class=units_per_class, backend=backend))
     X, y, what = _data(images_per_round * (rounds * 4 + 1))
     log(f"network {'-'.join(map(str, sizes))}, backend {backend}, {what}, {images_per_round} images "
-        f"x {net.params.steps_train} steps per round, {rounds} rounds")
+        f"x {net.params.steps_per_image} steps per round, {rounds} rounds")
     # compile and warm up; past image 20, so that the timed images lie after Figure 4's early window
     net.train(X, y, n_images=max(images_per_round, 20))
     net.add_observer(_Nothing())
@@ -109,7 +109,7 @@ def measure(sizes=FIG4_SIZES, images_per_round: int = 40, rounds: int = 3, backe
     times = {name: [] for name in configs}
     cpu_times = {name: [] for name in configs}
     closing = {name: [] for name in configs}
-    steps = images_per_round * net.params.steps_train
+    steps = images_per_round * net.params.steps_per_image
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:

@@ -164,7 +164,7 @@ def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_p
 
     net = SpikingNetwork(SpikingParams(sizes=sizes, units_per_class=units_per_class, backend=backend,
                                        streams=streams))
-    N = net.params.steps_train
+    N = net.params.steps_per_image
     t0 = time.perf_counter()
     net.train(X, y, streams)                          # first call: one slot of N steps
     first = time.perf_counter() - t0

@@ -6,13 +6,19 @@ An experiment module defines
           trains/evaluates, writes metrics and results into ``out`` (a RunFile), and returns the
           rows of the summary table printed at the end (one dict per row).
   DOC     one line shown by ``spikefa run --list``.
-A model file says ``experiment = "<module name>"``. New experiments need no registration.
+  check(params, origin)  optional: rules between keys, run by load_model after each value is checked.
+A model file says ``experiment = "<module name>"``. New experiments need no registration. This
+package is the catalogue :func:`spikefa.config.load_model` reads (names, schema, check); it
+registers itself as the default when imported (importing ``spikefa`` imports it).
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
+
+from ..config import register_catalogue
 
 
 def names() -> list[str]:
@@ -25,3 +31,11 @@ def get(name: str):
 
 def schema(name: str) -> dict:
     return get(name).SCHEMA
+
+
+def check(name: str):
+    """The experiment's ``check(params, origin)``, or None when it has none."""
+    return getattr(get(name), "check", None)
+
+
+register_catalogue(sys.modules[__name__])

@@ -196,4 +196,7 @@ def load_compare_model(path: str, *, quick=False, seed=None, overrides=None, tau
                           f"give a model file of experiment 'compare' or 'spiking' (e.g. models/compare_rate_spiking.toml)")
     if taus is not None:
         data.setdefault("compare", {})["taus"] = parse_taus(taus)
-    return load_model(path, raw=data, quick=quick, seed=seed, overrides=overrides)
+    from .. import experiments
+
+    return load_model(path, raw=data, quick=quick, seed=seed, overrides=overrides,
+                      catalogue=experiments)

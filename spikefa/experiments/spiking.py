@@ -1,14 +1,16 @@
 """Experiment "spiking": train the continuous-time spiking network of Figure 4 and test it at intervals.
 
-Model file tables: [network] (spikefa.spiking.params.NETWORK_SCHEMA), [data], [train] and
-[record] (recorders, spikefa.record). Writes /metrics/<arm>/examples_seen, test_error, train_error,
-images_per_s and eta (and validation_error with data.validation_size) at every evaluation, and the
-last evaluation's confusion matrix and per-layer firing rates as /results/<arm>/confusion and
-/results/<arm>/firing_rate (SpikingNetwork.evaluate), saves a
-checkpoint (ctx.checkpoint_path()) at every evaluation, every train.checkpoint_every images and
-when stopped by Ctrl-C or SIGTERM (between two blocks of steps, so resuming redoes nothing), and
-continues from one with --resume: the resumed run computes exactly what the run never stopped would
-have, learning-rate schedule included.
+Model file tables: [network] (built from SpikingParams' fields: spikefa.spiking.params), [data],
+[train] (its network keys, steps_per_image to shuffle, are SpikingParams' fields too) and [record]
+(recorders, spikefa.record). A SpikingParams field has the same name in the model file.
+Writes /metrics/<arm>/examples_seen, test_error, train_error, images_per_s and eta (and
+validation_error with data.validation_size) at every evaluation, and the last evaluation's
+confusion matrix and per-layer firing rates as /results/<arm>/confusion and
+/results/<arm>/firing_rate (SpikingNetwork.evaluate), saves a checkpoint (ctx.checkpoint_path())
+at every evaluation, every train.checkpoint_every images and when stopped by Ctrl-C or SIGTERM
+(between two blocks of steps, so resuming redoes nothing), and continues from one with --resume:
+the resumed run computes exactly what the run never stopped would have, learning-rate schedule
+included.
 
 Checkpoints are written only for runs long enough to need one: a run expected to take less than
 train.checkpoint_min_s seconds (60 by default, measured on its own first images) writes none, since
@@ -31,8 +33,8 @@ import numpy as np
 from .. import stop
 from ..config import Field
 from ..errors import ConfigError, DataError
-from ..spiking import NETWORK_SCHEMA, SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
-from ..spiking.params import SEED, STEPS_TEST, STEPS_TRAIN, TEST_CARRY, TEST_READOUT, check_network
+from ..spiking import SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
+from ..spiking.params import check_network, network_schema, param_field
 
 try:
     from ..record import RECORD_SCHEMA, build_recorders
@@ -44,8 +46,8 @@ DOC = "continuous-time spiking network learning by feedback alignment (Figure 4)
 MAX_IMAGES = 10**9   # a year at 30 images/s; larger is a typo, not a plan
 
 SCHEMA = {
-    "seed": SEED,
-    "network": NETWORK_SCHEMA,
+    "seed": param_field("seed"),
+    "network": network_schema(),
     "data": {
         "dataset": Field("mnist", "str", "mnist (needs the four IDX files) or synthetic (generated)",
                          choices=("mnist", "synthetic")),
@@ -64,10 +66,10 @@ SCHEMA = {
     "train": {
         "images": Field(60000, "int", "training images presented in all (one stream counts S per slot)", min=1,
                         max=MAX_IMAGES),
-        "steps_per_image": STEPS_TRAIN,
-        "test_steps": STEPS_TEST,
-        "test_readout": TEST_READOUT,
-        "test_carry": TEST_CARRY,
+        "steps_per_image": param_field("steps_per_image"),
+        "test_steps": param_field("test_steps"),
+        "test_readout": param_field("test_readout"),
+        "test_carry": param_field("test_carry"),
         "eta_drop_factor": Field(1.0, "float", "not in the paper: multiply eta by this factor when the watched "
                                  "error (validation if data.validation_size, else test) has not fallen for "
                                  "eta_drop_patience evaluations (1: constant eta)", min=0, max=1, min_exclusive=True),
@@ -80,7 +82,7 @@ SCHEMA = {
                                   "(0: only at evaluations)", min=0, max=MAX_IMAGES),
         "checkpoint_min_s": Field(60.0, "float", "write checkpoints only when the whole run is expected to take "
                                   "at least this many seconds (0: always)", min=0),
-        "shuffle": Field(True, "bool", "a fresh random order of the training set every epoch"),
+        "shuffle": param_field("shuffle"),
         "arm": Field(None, "str", "name of the metrics group (default: from the feedback pathway, "
                      "e.g. fa, bp, direct, shallow, with _sparse and _rate appended)", optional=True),
     },
@@ -158,17 +160,14 @@ def split_validation(params: dict, X, y):
 
 
 def network_params(params: dict) -> SpikingParams:
-    t = params["train"]
-    return SpikingParams.from_table(params["network"], steps_train=t["steps_per_image"],
-                                    steps_test=t["test_steps"], seed=params["seed"], shuffle=t["shuffle"],
-                                    test_readout=t.get("test_readout", "spikes"),
-                                    test_carry=t.get("test_carry", False))
+    """The network a resolved model describes: each SpikingParams field from its own key."""
+    return SpikingParams.from_model(params)
 
 
 # may differ between a checkpoint and its resumption: how the same network is computed
 _RUNTIME_KEYS = ("backend", "threads", "test_streams", "cpu_kernel")
 # may differ too: how the network is tested, which never changes its training
-_TEST_KEYS = ("steps_test", "test_readout", "test_carry")
+_TEST_KEYS = ("test_steps", "test_readout", "test_carry")
 
 
 def _resume(path: str, wanted: SpikingParams, log=None) -> tuple[SpikingNetwork, dict]:
@@ -348,11 +347,11 @@ def _put_evaluation(out, arm: str, ev, net: SpikingNetwork, p: SpikingParams) ->
     when = {"examples_seen": int(net.images_seen), "step": int(net.step)}
     out.put(f"{arm}/confusion", ev.confusion, attrs=dict(
         when, meaning="test images by true class (row) and guessed class (column), at the last evaluation",
-        test_readout=p.test_readout, test_steps=p.steps_test))
+        test_readout=p.test_readout, test_steps=p.test_steps))
     out.put(f"{arm}/firing_rate", ev.firing_rate, attrs=dict(
         when, meaning="mean spikes per unit per step of each layer (0: the input) over the test set at the "
                       "last evaluation; in rate mode the mean spike probability",
-        layers=list(range(len(p.sizes))), layer_sizes=list(p.sizes), test_steps=p.steps_test))
+        layers=list(range(len(p.sizes))), layer_sizes=list(p.sizes), test_steps=p.test_steps))
 
 
 class _CheckpointRule:

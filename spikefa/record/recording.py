@@ -28,7 +28,7 @@ from .writer import CHUNK_BYTES, CudaChannel, HostChannel, RecorderWriter
 LAYOUT_VERSION = 1
 STEP_MEANING = ("one time step of the network; a sample's step is net.step when it was taken: the training "
                 "steps completed, counting this one (the first step of a run is 1). Each image is shown "
-                "for steps_train consecutive steps (see the model parameters)")
+                "for train.steps_per_image consecutive steps (see the model parameters)")
 
 
 class Recording:

@@ -30,7 +30,7 @@ import numpy as np
 from .. import diskroom
 from ..errors import DataError, OutputError, one_line
 from .network import STATE_SCALARS, SpikingNetwork
-from .params import SpikingParams
+from .params import LEGACY_NAMES, SpikingParams
 
 FORMAT_NAME = "spikefa-spiking-checkpoint"
 VERSION = 2
@@ -128,7 +128,7 @@ def load_checkpoint(path: str, backend: str | None = None) -> tuple[SpikingNetwo
             kw = json.loads(h5.attrs["params"])
             if backend is not None:
                 kw["backend"] = backend
-            net = SpikingNetwork(SpikingParams(**kw))
+            net = SpikingNetwork(SpikingParams.from_stored(kw))
             state = {"step": int(h5.attrs["step"]), "images_seen": int(h5.attrs["images_seen"]),
                      "eta": float(h5.attrs.get("eta", net.params.eta))}     # older checkpoints: params.eta
             state.update({key: h5[key][()] for key in net.state_dict() if key not in STATE_SCALARS})
@@ -166,7 +166,8 @@ def checkpoint_params(path: str) -> dict:
     try:
         _check_file_sum(path)
         with h5py.File(path, "r", locking=False) as h5:
-            return json.loads(h5.attrs["params"])
+            stored = json.loads(h5.attrs["params"])
+            return {LEGACY_NAMES.get(k, k): v for k, v in stored.items()}     # older checkpoints' names too
     except DataError:
         raise
     except Exception as exc:

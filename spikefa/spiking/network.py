@@ -4,13 +4,13 @@
     net.train(images, labels, n_images=10000)     # images (n, 784) float in [0, 1]
     error = net.test(test_images, test_labels)    # fraction misclassified
 
-Training shows each image for N = steps_train steps and goes straight on to the next one: no reset
+Training shows each image for N = steps_per_image steps and goes straight on to the next one: no reset
 of V, U or the weights in between. S = params.streams streams run side by side on different images
 and share the weights (their weight changes are summed); S = 1 is the paper's network. Images are
 drawn from the training set in a fresh permutation per epoch (seeded), so the position in the data
 stream (``images_seen``) and the step counter (``step``) are all a checkpoint needs to continue.
 
-Testing arrests plasticity, shows each test image for M = steps_test steps (``test_streams`` at a
+Testing arrests plasticity, shows each test image for M = test_steps steps (``test_streams`` at a
 time, in a test state of its own) and guesses the class whose output units spiked most
 (``test_readout`` "spikes"; "rate" adds up sigma(V_L) instead, "psp" V_L). Each test image starts
 from V = U = 0, or with ``test_carry`` the dynamics run on from one test image to the next in each
@@ -228,7 +228,7 @@ class SpikingNetwork:
             step, seen = self._anchor
         else:
             step, seen = self.step, self.images_seen // self.params.streams
-        return int(step + (int(count) - seen) * self.params.steps_train + 1)
+        return int(step + (int(count) - seen) * self.params.steps_per_image + 1)
 
     def _next_observation(self):
         """The next step an observer needs (None: none does) and the observers that need it."""
@@ -377,7 +377,7 @@ class SpikingNetwork:
         order = self._train_order(images.shape[0], n_slots)
         slot_labels = np.ascontiguousarray(labels[order])
         counts = np.zeros((n_slots, S, p.n_classes), dtype=F32)
-        N = p.steps_train
+        N = p.steps_per_image
         bad = self.backend.weights_nonfinite()
         if bad is not None:
             self._diverged("W or b", bad, self.step)
@@ -450,7 +450,7 @@ class SpikingNetwork:
         guess = self._vote(images, callback, activity=spikes).argmax(axis=1)
         confusion = np.zeros((p.n_classes, p.n_classes), dtype=np.int64)
         np.add.at(confusion, (labels, guess), 1)
-        steps = images.shape[0] * p.steps_test
+        steps = images.shape[0] * p.test_steps
         rate = spikes / (steps * np.asarray(p.sizes, dtype=float))
         return Evaluation(error=float((guess != labels).mean()), confusion=confusion, firing_rate=rate)
 
@@ -469,7 +469,7 @@ class SpikingNetwork:
             self._test_state = new_streams(p.sizes, T)
         self._test_state.reset()
         live = self.backend.to_device(self._test_state)
-        M = p.steps_test
+        M = p.test_steps
         readout, fresh = READOUTS.index(p.test_readout), not p.test_carry
         sizer = _BlockSizer(_BLOCK_STEPS // M)
         t = 0
