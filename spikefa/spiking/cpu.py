@@ -12,7 +12,7 @@ What makes it fast:
   is folded into WT (once every ~0.7/gamma steps). Unlike eager decay in float32, a gamma far
   below float32 resolution (the paper's 1e-8) is not lost to rounding.
 - Every array is allocated before the step loop; the loop runs inside one compiled function for a
-  whole block of steps (as many steps as the next observer allows: SpikingNetwork.train runs blocks up to the next step a recorder needs).
+  whole block of steps (SpikingNetwork.train runs blocks up to the next step a recorder needs).
 - Every kernel is built twice from one source: serial (one stream on a busy machine: a kernel
   call is ~0.1-1 ms, too short to pay for waking threads) and parallel (prange: forward over one
   slab of postsynaptic units per thread, feedback and plasticity over presynaptic rows), chosen
