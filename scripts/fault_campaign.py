@@ -30,7 +30,7 @@ from spikefa import stop
 from spikefa.config import load_model
 from spikefa.errors import SpikefaError
 from spikefa.record import open_run
-from spikefa.record.files import open_read, reading
+from spikefa.runfile import open_read, reading
 from spikefa.runner import run_model
 from spikefa.spiking import load_checkpoint
 

@@ -30,12 +30,12 @@ def mnist_dir():
 @pytest.fixture(autouse=True)
 def _abandoned_files_stay_in_their_test(monkeypatch):
     """A test that makes a write fail in-process abandons HDF5 objects, and spikefa then leaves the
-    process with exit code 2 (see spikefa.runfile.abandon). That policy is for the process that
+    process with exit code 2 (see spikefa.runfile.write.abandon). That policy is for the process that
     met the failure, not for pytest: keep each test's abandoned objects to itself and take the
     exit hook away after it, so pytest's exit code says only whether the tests passed."""
     import atexit
 
-    from spikefa import runfile
+    from spikefa.runfile import write as runfile
 
     monkeypatch.setattr(runfile, "_ABANDONED", [])
     yield

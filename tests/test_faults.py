@@ -23,7 +23,7 @@ from spikefa import runlock, stop  # noqa: E402
 from spikefa.config import load_model  # noqa: E402
 from spikefa.errors import ConfigError, DataError, OutputError  # noqa: E402
 from spikefa.record import recover  # noqa: E402
-from spikefa.record.files import open_read  # noqa: E402
+from spikefa.runfile import open_read  # noqa: E402
 from spikefa.runfile import RunFile  # noqa: E402
 from spikefa.runner import default_out_path, run_model  # noqa: E402
 from spikefa.spiking import load_checkpoint  # noqa: E402

@@ -82,7 +82,7 @@ def _open(run_path: str) -> h5py.File:
 def available(run_path: str) -> list[str]:
     """The kinds of figure ``run_path`` has data for (a run file, several files of one run, or a
     sweep folder: ``sources.resolve``)."""
-    from ..record.files import reading
+    from ..runfile import reading
 
     run_path = sources.resolve(run_path)
     with _open(run_path) as h5, reading(run_path):    # a damaged file: one line, not an HDF5 traceback
@@ -91,7 +91,7 @@ def available(run_path: str) -> list[str]:
 
 def plot(run_path: str, out_dir: str, kinds) -> dict[str, list[str]]:
     """Draw the named kinds; kind -> paths written. A kind without data raises DataError."""
-    from ..record.files import reading
+    from ..runfile import reading
 
     run_path = sources.resolve(run_path)
     _open(run_path).close()

@@ -13,11 +13,7 @@ A single file without continuations stays a plain path. Anything joined is a :cl
 file (``/metrics``, ``/results``, ``/summary``, attributes), so every figure kind reads it as it
 reads one run file.
 
-Joining a run (no gap, no repeat): each metric is cut, in each file, before the first x value
-(examples seen) of the next file that has it. A resumed spiking run copies the curve up to its
-checkpoint into its new file, so that file's rows replace the earlier file's; a file that holds
-only what came after its checkpoint adds its rows after the earlier file's. /results and /summary
-come from the latest file that has them (the end of the run); the root attributes from the last.
+Joining a run (no gap, no repeat) and merging seeds: :mod:`spikefa.runfile.merge`.
 
 A sweep: ``/metrics/<values>/seed<k>/...`` per task, where ``<values>`` names the swept values
 (``tau=0.5``; the arm is appended, ``tau=0.5/fa``, when the runs have several arms or not the
@@ -27,12 +23,14 @@ same one); the curves then show, per swept value, the mean over its seeds and th
 from __future__ import annotations
 
 import os
-import uuid
 
 import h5py
 import numpy as np
 
 from ..errors import DataError
+from ..runfile import open_read
+from ..runfile.merge import add_seeds, copy_attrs, memory_file, open_chain
+from ..runfile.series import arms
 
 SWEEP_INDEX = "sweep.json"
 
@@ -108,8 +106,6 @@ def continuation_chain(path: str) -> list[str]:
 
 
 def _continues(path: str) -> str:
-    from ..record.files import open_read
-
     try:
         with open_read(path) as h5:
             prev = h5["recordings"].attrs.get("continues", "") if "recordings" in h5 else ""
@@ -121,109 +117,9 @@ def _continues(path: str) -> str:
     return prev if prev and os.path.isfile(prev) else ""
 
 
-# -- joining ---------------------------------------------------------------------------------------
-
-def _memory_file() -> h5py.File:
-    return h5py.File(f"spikefa-joined-{uuid.uuid4().hex}.h5", "w", driver="core", backing_store=False)
-
-
-def _copy_attrs(src, dst) -> None:
-    for k, v in src.attrs.items():
-        dst.attrs[k] = v
-
-
-def _metric_datasets(h5: h5py.File) -> dict[str, h5py.Dataset]:
-    """Path below /metrics -> dataset."""
-    out = {}
-    if "metrics" in h5:
-        h5["metrics"].visititems(lambda name, obj: out.__setitem__(name, obj) if isinstance(obj, h5py.Dataset)
-                                 else None)
-    return out
-
-
-def _x_of(ds: h5py.Dataset) -> np.ndarray | None:
-    """The examples seen of each row of a metric, or None when it has none."""
-    from .metrics import x_axis
-
-    x, label = x_axis(ds.parent, ds.name.rsplit("/", 1)[-1])
-    return x if label == "examples seen" else None
-
-
-def join_metrics(files: list[h5py.File], dst: h5py.Group) -> None:
-    """/metrics of ``files`` (oldest first) joined into ``dst`` (module doc: no gap, no repeat)."""
-    per_file = [_metric_datasets(f) for f in files]
-    names = []
-    for found in per_file:
-        names += [n for n in found if n not in names]
-    for name in names:
-        parts, xs = [], []
-        for found in per_file:
-            ds = found.get(name)
-            if ds is not None and ds.shape[0] > 0:
-                parts.append(ds)
-                xs.append(_x_of(ds))
-        if not parts:
-            ds = next(found[name] for found in per_file if name in found)
-            out = dst.create_dataset(name, data=ds[()])
-            _copy_attrs(ds, out)
-            continue
-        rows = []
-        for i, ds in enumerate(parts):
-            data = ds[()]
-            if i + 1 < len(parts) and xs[i] is not None and xs[i + 1] is not None and xs[i + 1].size:
-                data = data[xs[i] < xs[i + 1][0]]
-            rows.append(data)
-        out = dst.create_dataset(name, data=np.concatenate(rows, axis=0))
-        _copy_attrs(parts[-1], out)
-    for found in per_file:                    # group attributes (arms may carry some)
-        for name, ds in found.items():
-            parent = name.rsplit("/", 1)[0] if "/" in name else ""
-            if parent and parent in dst:
-                _copy_attrs(ds.parent, dst[parent])
-
-
-def _skeleton(src: h5py.Group, dst: h5py.Group) -> None:
-    """Groups and attributes of ``src`` with empty datasets: enough for a figure kind to see what was
-    recorded (the recordings themselves are read from the files, by open_run)."""
-    _copy_attrs(src, dst)
-    for key, value in src.items():
-        if isinstance(value, h5py.Group):
-            _skeleton(value, dst.create_group(key))
-        elif isinstance(value, h5py.Dataset):
-            shape = (0,) + tuple(value.shape[1:]) if value.ndim else ()
-            ds = dst.create_dataset(key, shape=shape, dtype=value.dtype)
-            _copy_attrs(value, ds)
-
-
-def open_chain(paths: list[str]) -> h5py.File:
-    """The run files of one run (oldest first) as one in-memory run file."""
-    from .metrics import open_file
-
-    files = []
-    try:
-        for p in paths:
-            files.append(open_file(p))
-        dst = _memory_file()
-        _copy_attrs(files[-1], dst)
-        dst.attrs["joined_from"] = [os.fspath(p) for p in paths]
-        join_metrics(files, dst.require_group("metrics"))
-        for name in ("results", "summary", "params"):
-            src = next((f for f in reversed(files) if name in f), None)
-            if src is not None:
-                src.copy(src[name], dst, name)
-        rec = next((f for f in files if "recordings" in f), None)
-        if rec is not None:
-            _skeleton(rec["recordings"], dst.create_group("recordings"))
-        return dst
-    finally:
-        for f in files:
-            f.close()
-
-
 def open_sweep(folder: str) -> h5py.File:
     """A sweep folder's runs as one in-memory run file: ``/metrics/<values>[/<arm>]/seed<k>``."""
     from ..sweep import attempt_paths, load_index
-    from .metrics import arms
 
     index = load_index(os.path.join(folder, SWEEP_INDEX))
     grid = index.get("grid") or {}
@@ -240,7 +136,7 @@ def open_sweep(folder: str) -> h5py.File:
             runs.append((label.replace("/", "\u2215"), chain))
     if not runs:
         raise DataError(f"{folder}: no task of the sweep has written a run file yet")
-    dst = _memory_file()
+    dst = memory_file()
     seeds: dict[str, int] = {}
     arm_sets = []
     joined = []
@@ -250,7 +146,7 @@ def open_sweep(folder: str) -> h5py.File:
             joined.append((label, f))
             arm_sets.append(tuple(arms(f)))
         same_single_arm = all(len(a) == 1 for a in arm_sets) and len(set(arm_sets)) == 1
-        _copy_attrs(joined[0][1], dst)
+        copy_attrs(joined[0][1], dst)
         if "params" in joined[0][1]:
             joined[0][1].copy(joined[0][1]["params"], dst, "params")
         title = index.get("title") or dst.attrs.get("title", "")
@@ -260,17 +156,9 @@ def open_sweep(folder: str) -> h5py.File:
         last_evals: dict[str, list] = {}
         for label, f in joined:
             for arm, g in found_confusions(f).items():
-                name = label if (same_single_arm and label) else "/".join(p for p in (label, arm) if p)
-                last_evals.setdefault(name, []).append(g)
+                last_evals.setdefault(_arm_name(label, arm, same_single_arm), []).append(g)
             for arm, groups in arms(f).items():
-                name = label if (same_single_arm and label) else "/".join(p for p in (label, arm) if p)
-                for g in groups:
-                    k = seeds.get(name, 0)
-                    seeds[name] = k + 1
-                    target = dst.require_group(f"metrics/{name}" if name else "metrics").create_group(f"seed{k}")
-                    for key, value in g.items():
-                        if isinstance(value, h5py.Dataset):
-                            f.copy(value, target, key)
+                add_seeds(dst, _arm_name(label, arm, same_single_arm), f, groups, seeds)
         for name, groups in last_evals.items():       # the seeds' last evaluations: counts summed
             target = dst.require_group(f"results/{name}" if name else "results")
             ds = target.create_dataset("confusion", data=sum(g["confusion"][()] for g in groups))
@@ -285,6 +173,11 @@ def open_sweep(folder: str) -> h5py.File:
     finally:
         for _, f in joined:
             f.close()
+
+
+def _arm_name(label: str, arm: str, same_single_arm: bool) -> str:
+    """A sweep's arm: the swept values, and the run's arm where the runs have several or not the same."""
+    return label if (same_single_arm and label) else "/".join(p for p in (label, arm) if p)
 
 
 def found_confusions(h5: h5py.File) -> dict:

@@ -8,7 +8,7 @@ documented in docs/hdf5-layout.md.
 """
 
 from .declare import RECORD_SCHEMA, RECORDER_SCHEMA, VARIABLES, Recorder, parse_record_params, resolve_recorders
-from .files import open_read, recover
+from ..runfile import open_read, recover
 from .reader import RunRecordings, open_run
 from .recording import Recording, build_recorders
 from .export import export_run

@@ -21,7 +21,7 @@ import os
 import numpy as np
 
 from ..errors import ConfigError
-from .files import open_read
+from ..runfile import open_read
 from .writer import INDEX_FIELDS
 
 

@@ -19,10 +19,9 @@ import numpy as np
 
 from .. import __version__, diskroom
 from ..errors import ConfigError, OutputError, one_line
-from ..runfile import RunFile, abandon, check_writable
+from ..runfile import RunFile, abandon, check_writable, create_file, open_for_resume
 from . import netview
 from .declare import Recorder, parse_record_params, resolve_recorders
-from .files import open_for_resume
 from .writer import CHUNK_BYTES, CudaChannel, HostChannel, RecorderWriter
 
 LAYOUT_VERSION = 1
@@ -241,7 +240,7 @@ def build_recorders(record_params, net, out, *, model_params: dict | None = None
         path = os.fspath(out)
         check_writable(path)
         h5 = open_for_resume(path) if (resume_step is not None and os.path.exists(path)) else \
-            _create_file(path)
+            create_file(path)
         owns_file = True
 
     try:
@@ -279,13 +278,6 @@ def _path_of(out) -> str:
     if isinstance(out, h5py.File):
         return out.filename
     return os.fspath(out)
-
-
-def _create_file(path: str):
-    try:
-        return h5py.File(path, "w", libver="latest")
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot open for writing ({exc}); choose another --out") from None
 
 
 def _channels(rec, net, block: int) -> list:

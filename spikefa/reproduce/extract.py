@@ -1,5 +1,6 @@
 """Our numbers from the run files: each extractor gives one number per run (or per seed inside a
-run), read through spikefa.plot.metrics, the reader the figures use."""
+run), read through :mod:`spikefa.runfile.series`, the reader the figures use, so a claim and its
+figure show the same numbers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..runfile import seed_arrays, seed_series
 from ..sweep import SweepPlan
 
 if TYPE_CHECKING:
@@ -21,17 +23,6 @@ class Runs:
     plan: SweepPlan | None
     paths: list[str] = field(default_factory=list)
     tasks: list = field(default_factory=list)
-
-
-def seed_arrays(path: str, arm: str, metric: str) -> list:
-    """``/metrics/<arm>/<metric>`` of every seed in one run file (one array for a single-seed arm),
-    read as the figures read them (spikefa.plot.metrics), so a claim and its figure show the
-    same numbers."""
-    from ..plot import metrics as plot_metrics
-
-    with plot_metrics.open_file(path) as h5:
-        groups = plot_metrics.arms_with(h5, metric).get(arm, [])
-        return [plot_metrics.series([g], metric).values[0] for g in groups]
 
 
 @dataclass(frozen=True)
@@ -81,58 +72,60 @@ class AtExamples:
     def values(self, runs: Runs) -> list[float]:
         import numpy as np
 
-        from ..plot import metrics as plot_metrics
-
         out = []
         for path in runs.paths:
-            with plot_metrics.open_file(path) as h5:
-                for g in plot_metrics.arms_with(h5, self.metric).get(self.arm, []):
-                    series = plot_metrics.series([g], self.metric)
-                    before = np.flatnonzero(series.x <= self.examples)
-                    if before.size:
-                        out.append(float(np.asarray(series.values[0][before[-1]]).mean()) * self.scale)
+            for series in seed_series(path, self.arm, self.metric):
+                before = np.flatnonzero(series.x <= self.examples)
+                if before.size:
+                    out.append(float(np.asarray(series.values[0][before[-1]]).mean()) * self.scale)
         return out
 
     def describe(self) -> str:
         return f"/metrics/{self.arm}/{self.metric} at {self.examples:g} examples seen"
 
 
-@dataclass(frozen=True)
-class Ratio:
-    """Per-seed ratio of two extractors (paired in file and seed order)."""
+class Paired:
+    """Two extractors whose values are taken together: ``Ratio(a, b)``, ``TTest(a, b)``."""
 
-    top: object
-    bottom: object
+    def both(self, runs: Runs) -> tuple[list[float], list[float]]:
+        return self.first.values(runs), self.second.values(runs)
+
+
+@dataclass(frozen=True)
+class Ratio(Paired):
+    """Per-seed ratio of two extractors (paired in file and seed order): ``first / second``."""
+
+    first: object
+    second: object
 
     def values(self, runs: Runs) -> list[float]:
-        a, b = self.top.values(runs), self.bottom.values(runs)
-        return [x / y if y else float("inf") for x, y in zip(a, b)]
+        return [x / y if y else float("inf") for x, y in zip(*self.both(runs))]
 
     def describe(self) -> str:
-        return f"({self.top.describe()}) / ({self.bottom.describe()})"
+        return f"({self.first.describe()}) / ({self.second.describe()})"
 
 
 @dataclass(frozen=True)
-class TTest:
-    """Two-sample t-test (scipy.stats.ttest_ind) of ``smaller`` below ``larger``: one p-value."""
+class TTest(Paired):
+    """Two-sample t-test (scipy.stats.ttest_ind) of ``first`` (the smaller) below ``second``: one p-value."""
 
-    smaller: object
-    larger: object
+    first: object
+    second: object
     equal_var: bool = True
 
     def values(self, runs: Runs) -> list[float]:
         from scipy import stats
 
-        a, b = self.smaller.values(runs), self.larger.values(runs)
+        a, b = self.both(runs)
         if len(a) < 2 or len(b) < 2:
             return []
         return [float(stats.ttest_ind(a, b, equal_var=self.equal_var, alternative="less").pvalue)]
 
     def n(self, runs: Runs) -> str:
-        return f"{len(self.smaller.values(runs))}+{len(self.larger.values(runs))}"
+        return "+".join(str(len(v)) for v in self.both(runs))
 
     def describe(self) -> str:
-        return f"one-sided t-test: {self.smaller.describe()} < {self.larger.describe()}"
+        return f"one-sided t-test: {self.first.describe()} < {self.second.describe()}"
 
 
 @dataclass(frozen=True)

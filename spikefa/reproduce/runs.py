@@ -1,84 +1,16 @@
-"""The run files of a part: compacting finished ones, taking them from a committed report,
-projecting the time of the rest, merging seeds and drawing the part's figures."""
+"""The run files of a part: taking finished ones from a committed report, projecting the time of
+the rest and drawing the part's figures (compacting and merging seeds: :mod:`spikefa.runfile.merge`)."""
 
 from __future__ import annotations
 
 import os
 
 from ..errors import SpikefaError
+from ..runfile import compact_run, merge_runs, run_state
 from ..sweep import SweepPlan
 from .paper import Part
 
-
-def merge_runs(paths: list[str], out_path: str) -> str:
-    """One run file holding every arm and seed of ``paths``, for figures across a whole sweep.
-
-    Each arm's seeds become ``/metrics/<arm>/seed<j>`` (numbered across files); /results and any
-    recordings come from the first file; the header attributes from the first file too.
-    """
-    import h5py
-
-    from ..plot import metrics as plot_metrics
-
-    with h5py.File(out_path, "w") as dst:
-        next_seed: dict[str, int] = {}
-        for i, path in enumerate(paths):
-            with h5py.File(path, "r") as src:
-                if i == 0:
-                    for k, v in src.attrs.items():
-                        dst.attrs[k] = v
-                    for name in src:
-                        if name != "metrics":
-                            src.copy(src[name], dst, name)
-                for arm, groups in plot_metrics.arms(src).items():
-                    for g in groups:
-                        j = next_seed.get(arm, 0)
-                        next_seed[arm] = j + 1
-                        target = dst.require_group(f"metrics/{arm}" if arm else "metrics")
-                        seed_group = target.create_group(f"seed{j}")
-                        for key, value in g.items():
-                            if isinstance(value, h5py.Dataset):
-                                src.copy(value, seed_group, key)
-    return out_path
-
-
-def compact_run(path: str) -> bool:
-    """Rewrite a finished run file with every dataset stored whole and compressed (atomically).
-
-    Metrics stream into 32 KB chunks while a run goes; a finished Figure 3a run holds a few
-    thousand numbers in a dozen such chunks. Compacted, the finished runs of a full report are
-    small enough to commit, so a later session on a fresh machine resumes the sweep from them.
-    Returns False (and leaves the file) when it is not a finished run or is already compact.
-    """
-    import h5py
-    import numpy as np
-
-    with h5py.File(path, "r") as src:
-        status = src.attrs.get("status", "")
-        status = status.decode() if isinstance(status, bytes) else str(status)
-        if status != "finished" or src.attrs.get("compacted", False):
-            return False
-        tmp = path + ".compact"
-        with h5py.File(tmp, "w", track_order=True) as dst:
-            for k, v in src.attrs.items():
-                dst.attrs[k] = v
-            dst.attrs["compacted"] = True
-
-            def copy(name, obj):
-                if isinstance(obj, h5py.Group):
-                    g = dst.create_group(name, track_order=True)
-                    for k, v in obj.attrs.items():
-                        g.attrs[k] = v
-                    return
-                data = obj[()]
-                big = isinstance(data, np.ndarray) and data.size > 16
-                ds = dst.create_dataset(name, data=data, compression="gzip" if big else None,
-                                        shuffle=big)
-                for k, v in obj.attrs.items():
-                    ds.attrs[k] = v
-            src.visititems(copy)
-    os.replace(tmp, path)
-    return True
+__all__ = ["compact_run", "merge_runs", "reuse_finished_runs", "projected_seconds", "draw_figures"]
 
 
 def reuse_finished_runs(plan: SweepPlan, source_dir: str) -> int:
@@ -87,15 +19,13 @@ def reuse_finished_runs(plan: SweepPlan, source_dir: str) -> int:
     whose parameters still match (a changed model file reruns them)."""
     import shutil
 
-    from ..sweep import _run_file_state
-
     copied = 0
     for task in plan.tasks:
         src = os.path.join(source_dir, task.out)
         dst = plan.run_path(task)
         if os.path.exists(dst) or not os.path.isfile(src):
             continue
-        status, params, _ = _run_file_state(src)
+        status, params, _ = run_state(src)
         if status != "finished":
             continue
         os.makedirs(os.path.dirname(dst), exist_ok=True)

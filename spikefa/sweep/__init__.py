@@ -18,21 +18,22 @@ worker and reported as that task's error, so it never stops the others.
 Threads: each task limits numba (and BLAS) to ``cores // workers`` threads, so tasks times threads
 matches the machine.
 
-Modules: ``plan`` (tasks from seeds x values), ``index`` (sweep.json, run-file state), ``summary``
+Modules: ``plan`` (tasks from seeds x values), ``index`` (sweep.json, finished tasks; a run file's state is read by
+:func:`spikefa.runfile.run_state`), ``summary``
 (across seeds), ``worker`` (one task on a worker), ``cluster`` (the Dask client and the run loop).
 """
 
 from .cluster import ClusterInfo, SweepOutcome, dask_client, run_sweeps, span_seconds
-from .index import (_run_file_state, jsonable, load_index, mark_finished_tasks, rows_from_summary_attrs, save_index,
-                    write_json_atomic)
+from .index import (_run_file_state, jsonable, load_index, mark_finished_tasks, rows_from_summary_attrs, run_state,
+                    save_index, write_json_atomic)
 from .plan import INDEX_NAME, STATUSES, SweepPlan, Task, default_out_dir, parse_grid, plan_sweep, split_values
 from .summary import SUMMARY_JSON, SUMMARY_TEXT, summarize, summary_table, write_summary
 from .worker import attempt_paths, limit_threads, next_attempt_path, run_task, wait_for_other_writer
 
 # run_task: Dask pickles it by reference, and sweeps started before the split name it spikefa.sweep.run_task;
-# _run_file_state: read by spikefa.reproduce.runs and the fault tests
-__all__ = ["ClusterInfo", "SweepOutcome", "dask_client", "run_sweeps", "span_seconds", "_run_file_state", "jsonable",
-           "load_index", "mark_finished_tasks", "rows_from_summary_attrs", "save_index", "write_json_atomic",
+# _run_file_state: the old name of spikefa.runfile.run_state (the fault tests read it)
+__all__ = ["ClusterInfo", "SweepOutcome", "dask_client", "run_sweeps", "span_seconds", "_run_file_state", "run_state",
+           "jsonable", "load_index", "mark_finished_tasks", "rows_from_summary_attrs", "save_index", "write_json_atomic",
            "INDEX_NAME", "STATUSES", "SweepPlan", "Task", "default_out_dir", "parse_grid", "plan_sweep",
            "split_values", "SUMMARY_JSON", "SUMMARY_TEXT", "summarize", "summary_table", "write_summary",
            "attempt_paths", "limit_threads", "next_attempt_path", "run_task", "wait_for_other_writer"]

@@ -1,12 +1,19 @@
-"""The sweep's index (``sweep.json``), written atomically; what a task's run file says it holds."""
+"""The sweep's index (``sweep.json``), written atomically; which tasks their run files say are finished
+(read by :func:`spikefa.runfile.run_state`)."""
 
 from __future__ import annotations
 
 import json
 import os
 
-from ..errors import OutputError, SpikefaError
+from ..errors import OutputError
+from ..runfile.state import json_default, jsonable, rows_from_summary_attrs, run_state
 from .plan import SweepPlan, _now
+
+# the old names: spikefa.reproduce and the fault tests read a run file's state as _run_file_state
+_run_file_state = run_state
+__all__ = ["write_json_atomic", "save_index", "load_index", "mark_finished_tasks", "jsonable",
+           "rows_from_summary_attrs", "run_state", "_run_file_state"]
 
 
 def write_json_atomic(path: str, data) -> None:
@@ -14,26 +21,13 @@ def write_json_atomic(path: str, data) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         with open(tmp, "w") as fh:
-            json.dump(data, fh, indent=1, default=_json_default)
+            json.dump(data, fh, indent=1, default=json_default)
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write ({exc.strerror}); free disk space or choose another --out") from None
-
-
-def _json_default(v):
-    if hasattr(v, "item"):          # numpy scalars
-        return v.item()
-    if hasattr(v, "tolist"):
-        return v.tolist()
-    return str(v)
-
-
-def jsonable(v):
-    """Summary rows as plain Python (numpy scalars -> numbers, NaN kept as float)."""
-    return json.loads(json.dumps(v, default=_json_default))
 
 
 def save_index(plan: SweepPlan) -> None:
@@ -69,49 +63,6 @@ def load_index(path: str) -> dict:
     return data
 
 
-def _run_file_state(path: str) -> tuple[str, dict | None, list]:
-    """(status, params, summary rows) of a run file; ("missing", None, []) when unreadable.
-
-    A file left by a killed run (still marked open for writing, status "running", no live
-    writer) reads as "killed", with its parameters: its checkpoint, if any, resumes the task.
-    """
-    from .. import runlock
-    from ..record.files import open_read, reading
-
-    if not os.path.isfile(path):
-        return "missing", None, []
-    try:
-        with open_read(path) as h5, reading(path):
-            status = h5.attrs.get("status", "")
-            params = json.loads(h5.attrs["params"])
-            summary = dict(h5["summary"].attrs) if "summary" in h5 else {}
-        rows = rows_from_summary_attrs({k: (v.decode() if isinstance(v, bytes) else v) for k, v in summary.items()})
-    except (SpikefaError, OSError, KeyError, ValueError):
-        return "missing", None, []
-    status = status.decode() if isinstance(status, bytes) else str(status)
-    if status == "running" and runlock.writer_of(path) is None:
-        status = "killed"
-    return status, params, rows
-
-
-def rows_from_summary_attrs(attrs: dict) -> list[dict]:
-    """Undo the runner's flattening of summary rows ("0.arm", "1.arm" ...; a single row unprefixed)."""
-    rows: dict[int, dict] = {}
-    single: dict = {}
-    for k, v in attrs.items():
-        if k == "wall_time_s":
-            continue
-        head, _, rest = k.partition(".")
-        if rest and head.isdigit():
-            rows.setdefault(int(head), {})[rest] = v
-        else:
-            single[k] = v
-    out = [rows[i] for i in sorted(rows)]
-    if single:
-        out.insert(0, single)
-    return jsonable(out)
-
-
 def mark_finished_tasks(plan: SweepPlan) -> int:
     """Carry over finished tasks from an earlier run of this sweep; returns how many are done.
 
@@ -133,7 +84,7 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
         latest = old.get("out")
         if isinstance(latest, str) and latest != task.out and os.path.isfile(os.path.join(plan.out_dir, latest)):
             task.out = latest           # the task resumed from a checkpoint into a new file
-        status, params, rows = _run_file_state(plan.run_path(task))
+        status, params, rows = run_state(plan.run_path(task))
         expected = expected_params.setdefault(task.id, jsonable(task.params))
         if status == "finished" and params == expected:
             task.status = "finished"

@@ -13,7 +13,7 @@ import time
 import traceback
 
 from ..errors import OutputError, SpikefaError
-from .index import _run_file_state, jsonable
+from ..runfile import jsonable, run_state
 from .plan import _now
 
 
@@ -81,7 +81,7 @@ def run_task(spec: dict) -> dict:
             states = {}
             for path in reversed(attempts):           # latest attempt first
                 wait_for_other_writer(path)
-                states[path] = _run_file_state(path)
+                states[path] = run_state(path)
                 status, params, rows = states[path]
                 if status == "finished" and params == spec["params"]:
                     print(f"{path} finished earlier with the same parameters; result reused")

@@ -13,8 +13,8 @@ Recorders (spikefa.record) add /recordings; see docs/hdf5-layout.md.
 Live, crash-safe writing (SWMR): once every dataset that will grow during the run exists
 (recordings, and metrics declared with :meth:`RunFile.declare_metric`), :meth:`RunFile.start_swmr`
 switches the file to HDF5 single-writer/multiple-reader mode. From then on readers may open it
-with ``h5py.File(path, "r", swmr=True)`` while it is written, and a killed run leaves a file that
-opens that way with everything up to the last flush. HDF5 forbids creating objects in SWMR mode,
+with :func:`spikefa.runfile.open_read` (an SWMR read) while it is written, and a killed run leaves
+a file that opens that way with everything up to the last flush. HDF5 forbids creating objects in SWMR mode,
 so appends to undeclared metrics, put(), set_summary() and set_status() are held in memory and
 written when close() ends SWMR (it closes and reopens the file to write them).
 
@@ -37,10 +37,10 @@ import sys
 import h5py
 import numpy as np
 
-from . import __version__, diskroom
-from .config import Model, flatten
-from .errors import OutputError, one_line
-from .runlock import WriterLock
+from .. import __version__, diskroom
+from ..config import Model, flatten
+from ..errors import OutputError, one_line
+from ..runlock import WriterLock
 
 # h5py objects of files whose writes failed: kept referenced, so that neither garbage collection
 # nor interpreter exit closes them (closing retries the failed writes and may crash HDF5)
@@ -101,6 +101,14 @@ def _attr_value(v):
     if isinstance(v, dict):
         return json.dumps(v)
     return v
+
+
+def create_file(path: str) -> h5py.File:
+    """A new HDF5 file to write outside a RunFile (recordings given a path of their own)."""
+    try:
+        return h5py.File(path, "w", libver="latest")
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot open for writing ({exc}); choose another --out") from None
 
 
 class RunFile:
@@ -341,18 +349,3 @@ class RunFile:
     def __exit__(self, *exc):
         self.close()
 
-
-def read_summary(path: str) -> dict:
-    from .record.files import open_read, reading
-
-    with open_read(path) as h5, reading(path):
-        if "summary" not in h5:
-            return {}
-        return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5["summary"].attrs.items()}
-
-
-def read_params(path: str) -> dict:
-    from .record.files import open_read, reading
-
-    with open_read(path) as h5, reading(path):
-        return json.loads(h5.attrs["params"])
