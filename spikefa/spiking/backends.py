@@ -1,4 +1,4 @@
-"""The numpy and cpu backends behind one small interface; cuda lives in cuda.py (imported on demand).
+"""The numpy and cpu backends of protocol.Backend; cuda lives in cuda.py (imported on demand).
 
 A backend runs a block of steps on a StreamState (``run``), finds NaN/inf in the state
 (``nonfinite``), and for cuda moves the network's arrays between host and device
@@ -11,12 +11,14 @@ import contextlib
 
 import numpy as np
 
-from . import reference
+from . import bundles, reference
+from .codes import READOUT_SPIKES
 from .params import SpikingParams
+from .protocol import Backend, StepInfo
 from .state import F32, StreamState, Weights
 
 
-class NumpyBackend:
+class NumpyBackend(Backend):
     """The reference: readable numpy, one step at a time."""
 
     name = "numpy"
@@ -36,9 +38,9 @@ class NumpyBackend:
         pass
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=0, fresh=False):
-        """``readout``: what the votes add up (0 spikes, 1 sigma(V_L), 2 V_L); ``fresh``: V = U = 0 at
-        the first step of each image (reference.run_steps)."""
+            readout=READOUT_SPIKES, fresh=False):
+        """``readout``: what the votes add up (codes.READOUT_*: spikes, sigma(V_L), V_L); ``fresh``:
+        V = U = 0 at the first step of each image (reference.run_steps)."""
         reference.run_steps(self.params, self.weights, state, X, order, labels, counts, seq0, n_steps,
                             steps_per_image, t0, learn, purpose, readout, fresh, self.eta)
 
@@ -56,6 +58,9 @@ class NumpyBackend:
                 return h + 1
         return None
 
+    def describe(self, streams: int) -> StepInfo:
+        return StepInfo(kernel="numpy", threads=None, products=(), first_call="-")
+
 
 # below these, skipping the rows of silent presynaptic units (cpu.py) beats dense BLAS products
 GEMM_MIN_STREAMS = 8
@@ -63,24 +68,21 @@ GEMM_MIN_WEIGHTS = 100_000
 
 
 class CpuBackend(NumpyBackend):
-    """Numba-compiled kernels (cpu.py) on the host arrays."""
+    """Numba-compiled kernels on the host arrays: spike-rows (cpu.py) or gemm (gemm.py), by streams."""
 
     name = "cpu"
 
     def __init__(self, params: SpikingParams, weights: Weights):
         super().__init__(params, weights)
-        from . import cpu  # compiles (or loads from cache) on first use only
+        from . import cpu, host  # compiles (or loads from cache) on first use only
 
-        self.kernels = cpu
+        self.kernels, self.host = cpu, host
         p, w, L = params, weights, params.n_layers
         dummy = np.zeros((1, 1), dtype=F32)
         # always L-1 entries (at least one) so that every feedback pathway of one depth shares a compilation
         self.B = tuple(dummy if B is None else B for B in w.B) or (dummy,)
         self.use_mask = any(m is not None for m in w.maskT)
-        self.maskT = tuple(w.maskT) if self.use_mask else (np.zeros((1, 1), dtype=bool),) * L
-        self.options = dict(seed=int(p.seed), rate=p.mode == "rate", tau=F32(p.tau), eta=F32(p.eta),
-                            gamma=F32(p.gamma), phi_kind=cpu.PHI_CODES[p.phi],
-                            fb_kind=cpu.FEEDBACK_CODES[p.feedback], g=int(p.units_per_class))
+        self._dummy_mask = (np.zeros((1, 1), dtype=bool),) * L
         self._gemm = self._blas = None
         self.set_eta(p.eta)
         if self.kernel_for(p.streams) == "gemm":
@@ -93,7 +95,12 @@ class CpuBackend(NumpyBackend):
 
     def set_eta(self, eta: float) -> None:
         self.eta = float(eta)
-        self.options["eta"] = F32(eta)
+        self.options = bundles.options(self.params, self.eta)
+
+    def layers(self) -> bundles.Layers:
+        """The weights as the kernels take them (built per call: a layout change replaces WT's arrays)."""
+        w = self.weights
+        return bundles.layers(w, self.B, tuple(w.maskT) if self.use_mask else self._dummy_mask, self.use_mask)
 
     def kernel_for(self, streams: int) -> str:
         """"gemm" or "spike-rows": params.cpu_kernel, or automatically gemm where the products have
@@ -118,18 +125,14 @@ class CpuBackend(NumpyBackend):
         return cores if streams >= 4 and largest >= 1_000_000 else 1
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=0, fresh=False):
+            readout=READOUT_SPIKES, fresh=False):
         import numba
 
-        o, w = self.options, self.weights
+        inputs = bundles.Inputs(X, order, labels, counts)
+        block = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh)
         if self.kernel_for(state.streams) == "gemm":
-            if self._gemm is None:
-                from .gemm import GemmStep
-
-                self._gemm = GemmStep(self.params, w, self.B, o["fb_kind"])
             with self._blas_threads():
-                self._gemm.run(state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-                               o, readout, fresh)
+                self._gemm_step().run(state, inputs, block, self.options)
             return
         threads = self.threads_for(state.streams)
         if threads == 1:
@@ -137,13 +140,14 @@ class CpuBackend(NumpyBackend):
         else:
             numba.set_num_threads(threads)
             kernel = self.kernels.run_steps_parallel
-        kernel(
-            X, order, labels, counts, int(seq0), int(n_steps), int(steps_per_image), int(t0), bool(learn),
-            int(purpose), int(readout), bool(fresh), o["seed"], o["rate"], o["tau"], o["eta"], o["gamma"],
-            o["phi_kind"], o["fb_kind"], o["g"], tuple(w.WT), w.scale, tuple(w.b), self.B, self.maskT,
-            self.use_mask, w.learns,
-            tuple(state.s), tuple(state.V), tuple(state.P), tuple(state.U), tuple(state.Mod),
-            tuple(state.A), tuple(state.D), threads)
+        kernel(inputs, block, self.options, self.layers(), bundles.streams(state), threads)
+
+    def _gemm_step(self):
+        if self._gemm is None:
+            from .gemm import GemmStep
+
+            self._gemm = GemmStep(self.params, self.weights, self.B)
+        return self._gemm
 
     def _blas_threads(self):
         """params.threads caps BLAS's threads for the gemm kernel (0: BLAS's own default)."""
@@ -155,9 +159,26 @@ class CpuBackend(NumpyBackend):
             self._blas = ThreadpoolController()
         return self._blas.limit(limits=int(self.params.threads), user_api="blas")
 
+    def describe(self, streams: int) -> StepInfo:
+        """The kernel S = ``streams`` streams run; gemm's BLAS products (gemm.step_products) and
+        threads (OpenBLAS's: all cores unless OPENBLAS_NUM_THREADS or params.threads say otherwise);
+        spike-rows' Numba threads."""
+        import os
+
+        if self.kernel_for(streams) == "gemm":
+            from . import gemm
+
+            threads = self.params.threads or os.environ.get("OPENBLAS_NUM_THREADS", "blas")
+            products = gemm.step_products(self.params.sizes, streams, self.params.feedback,
+                                          fortran=bool(self.weights.WT[0].flags.f_contiguous))
+            return StepInfo("gemm", f"gemm/{threads}", products, _first_call(gemm.compiled_kernels()))
+        threads = self.threads_for(streams)
+        kernel = self.kernels.run_steps_serial if threads == 1 else self.kernels.run_steps_parallel
+        return StepInfo("spike-rows", f"rows/{threads}", (), _first_call((kernel,)))
+
     def nonfinite(self, state):
         for var, group in (("V", state.V), ("U", state.U)):
-            h = self.kernels.first_nonfinite(tuple(group))
+            h = self.host.first_nonfinite(tuple(group))
             if h >= 0:
                 return var, h + 1
         return None
@@ -165,7 +186,7 @@ class CpuBackend(NumpyBackend):
     def weights_nonfinite(self):
         # row-major views, so that the scan runs along memory (the gemm kernel stores WT column-major)
         WT = self.weights.WT
-        h = self.kernels.first_nonfinite(tuple(a.T for a in WT) if not WT[0].flags.c_contiguous else tuple(WT))
+        h = self.host.first_nonfinite(tuple(a.T for a in WT) if not WT[0].flags.c_contiguous else tuple(WT))
         if h >= 0:
             return h + 1
         for h, b in enumerate(self.weights.b):
@@ -174,7 +195,15 @@ class CpuBackend(NumpyBackend):
         return None
 
 
-def make_backend(params: SpikingParams, weights: Weights):
+def _first_call(dispatchers) -> str:
+    """"cache" when Numba loaded the compiled kernels from its cache, "compiled" when it compiled
+    them in this process, "not run" before their first call."""
+    if not any(d.signatures for d in dispatchers):
+        return "not run"
+    return "cache" if any(sum(d.stats.cache_hits.values()) for d in dispatchers) else "compiled"
+
+
+def make_backend(params: SpikingParams, weights: Weights) -> Backend:
     if params.backend == "numpy":
         return NumpyBackend(params, weights)
     if params.backend == "cpu":

@@ -17,9 +17,15 @@ What makes it fast:
   call is ~0.1-1 ms, too short to pay for waking threads) and parallel (prange: forward over one
   slab of postsynaptic units per thread, feedback and plasticity over presynaptic rows), chosen
   per call (backends.CpuBackend.threads_for). Only the feedback dot products may be reassociated.
+The per-unit arithmetic (integration, sampling, error and feedback neurons, plasticity factor,
+votes, decay) is core.py's, compiled for the host in host.py (``K``) and inlined here.
 All kernels are compiled with cache=True so a second run loads them from Numba's cache.
 These are the "spike-rows" kernels. With many streams the step is bound by arithmetic instead of
 memory, and the backend runs gemm.py's BLAS products over all streams (backends.CpuBackend.kernel_for).
+
+Entry points: ``run_steps_serial`` and ``run_steps_parallel``, each
+``(inputs, block, options, layers, streams, slabs)`` with the bundles of bundles.py and ``slabs``
+(the threads) the number of slabs the forward pass splits postsynaptic units into.
 """
 
 from __future__ import annotations
@@ -29,50 +35,10 @@ import types
 import numpy as np
 from numba import njit, prange
 
-from .. import rng
-from . import unit
+from .codes import FEEDBACK_BP, FEEDBACK_FA, FEEDBACK_NONE, READOUT_PSP, READOUT_RATE
+from .host import K, bias_and_factor, count_votes, draw_input
 
-FEEDBACK_CODES = {"fa": 0, "bp": 1, "direct": 2, "none": 3}
-PHI_CODES = {"tanh": 0, "linear": 1}
 _FAST = {"reassoc", "contract"}
-
-hash_uniform = njit(cache=True, inline="always")(rng.hash_uniform)
-
-
-@njit(cache=True, inline="always")
-def _sigmoid(v):
-    return np.float32(1.0) / (np.float32(1.0) + np.exp(-v))
-
-
-_integrate_and_sample = unit.compile_for(njit(cache=True, inline="always"), sigmoid=_sigmoid,
-                                         hash_uniform=hash_uniform)
-
-
-@njit(cache=True, inline="always")
-def _phi(u, kind):
-    if kind == 0:
-        return np.tanh(u)
-    return u
-
-
-@njit(cache=True, inline="always")
-def _key(layer, stream, purpose):
-    return np.uint64(layer) | (np.uint64(purpose) << np.uint64(8)) | (np.uint64(stream) << np.uint64(16))
-
-
-@njit(cache=True)
-def _draw_input(X, rows, s0, seed, t, purpose, rate):
-    cap = np.float32(0.95)
-    for k in range(s0.shape[0]):
-        key = _key(0, k, purpose)
-        x = X[rows[k]]
-        for j in range(s0.shape[1]):
-            p = min(x[j], cap)
-            if rate:
-                s0[k, j] = p
-            else:
-                u = hash_uniform(seed, t, key, np.uint64(j))
-                s0[k, j] = np.float32(1.0) if u < p else np.float32(0.0)
 
 
 def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, rate, slabs):
@@ -97,20 +63,18 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
                     for i in range(row.shape[0]):
                         acc[i] += sj * row[i]
         for k in range(S):
-            key = _key(layer, k, purpose)
+            key = K.stream_key(layer, k, purpose)
             for i in range(i0, i1):
                 A[k, i] *= scale
-                _integrate_and_sample(V, P, s_out, k, i, A[k, i], b[i], tau, seed, t, key, rate)
+                K.integrate_and_sample(V, P, s_out, k, i, A[k, i], b[i], tau, seed, t, key, rate)
 
 
 @njit(cache=True)
 def _error(labels, g, P, U, Mod, tau, phi_kind):
     for k in range(P.shape[0]):
-        lo = labels[k] * g
         for i in range(P.shape[1]):
-            y = np.float32(1.0) if lo <= i < lo + g else np.float32(0.0)
-            U[k, i] += tau * (y - P[k, i] - U[k, i])
-            Mod[k, i] = _phi(U[k, i], phi_kind)
+            U[k, i] = K.leak(U[k, i], K.error_drive(i, labels[k], g, P[k, i]), tau)
+            Mod[k, i] = K.phi(U[k, i], phi_kind)
 
 
 def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
@@ -144,8 +108,8 @@ def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
 
 @njit(cache=True, inline="always")
 def _feedback_update(U, Mod, k, j, drive, tau, phi_kind):
-    U[k, j] += tau * (drive - U[k, j])
-    Mod[k, j] = _phi(U[k, j], phi_kind)
+    U[k, j] = K.leak(U[k, j], drive, tau)
+    Mod[k, j] = K.phi(U[k, j], phi_kind)
 
 
 def _plasticity(WT, maskT, use_mask, s_in, D, coef):
@@ -167,74 +131,51 @@ def _plasticity(WT, maskT, use_mask, s_in, D, coef):
                         row[i] += c * d[i]
 
 
-@njit(cache=True)
-def _count_votes(out, counts, g):
-    """counts[k, c] += output spikes of class group c in stream k."""
-    for k in range(out.shape[0]):
-        for c in range(counts.shape[1]):
-            total = np.float32(0.0)
-            for i in range(c * g, (c + 1) * g):
-                total += out[k, i]
-            counts[k, c] += total
-
-
-@njit(cache=True)
-def _bias_and_factor(b, Mod, P, D, eta, gamma):
-    S, n = P.shape
-    for k in range(S):
-        for i in range(n):
-            p = P[k, i]
-            D[k, i] = Mod[k, i] * p * (np.float32(1.0) - p)
-    for i in range(n):
-        total = np.float32(0.0)
-        for k in range(S):
-            total += D[k, i]
-        b[i] += eta * total - gamma * b[i]
-
-
-def _run_steps(X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh,
-              seed, rate, tau, eta, gamma, phi_kind, fb_kind, g,
-              WT, scale, b, B, maskT, use_mask, learns, s, V, P, U, Mod, A, D, slabs):
-    """Steps seq0 .. seq0+n_steps-1 of an image sequence; the arguments of reference.run_steps,
-    with the network's arrays as tuples (see state.py), the options as numbers, and ``slabs``
-    (the threads) the number of slabs the forward pass splits postsynaptic units into."""
+def _run_steps(inputs, block, opts, layers, st, slabs):
+    """Steps block.seq0 .. seq0+n_steps-1 of an image sequence: reference.run_steps with the bundles
+    of bundles.py; ``slabs`` (the threads) is the number of slabs the forward pass splits
+    postsynaptic units into."""
+    X, order, labels, counts = inputs
+    WT, scale, b, B = layers.WT, layers.scale, layers.b, layers.B
     L = len(WT)
-    seed64 = np.uint64(seed)
-    for q in range(seq0, seq0 + n_steps):
-        i_img = q // steps_per_image
-        t = np.uint64(t0 + q - seq0)
-        if fresh and q % steps_per_image == 0:
+    N, g, tau, rate, seed = block.steps_per_image, opts.g, opts.tau, opts.rate, opts.seed
+    learn, purpose = block.learn, block.purpose
+    for q in range(block.seq0, block.seq0 + block.n_steps):
+        i_img = q // N
+        t = np.uint64(block.t0 + q - block.seq0)
+        if block.fresh and q % N == 0:
             for h in range(L):
-                V[h][...] = 0
-                U[h][...] = 0
-        _draw_input(X, order[i_img], s[0], seed64, t, purpose, rate)
+                st.V[h][...] = 0
+                st.U[h][...] = 0
+        draw_input(X, order[i_img], st.s[0], seed, t, purpose, rate)
         for h in range(L):
-            _forward(WT[h], np.float32(scale[h]), b[h], s[h], A[h], V[h], P[h], s[h + 1], tau,
-                     seed64, t, h + 1, purpose, rate, slabs)
+            _forward(WT[h], np.float32(scale[h]), b[h], st.s[h], st.A[h], st.V[h], st.P[h], st.s[h + 1], tau,
+                     seed, t, h + 1, purpose, rate, slabs)
         if learn:
-            _error(labels[i_img], g, P[L - 1], U[L - 1], Mod[L - 1], tau, phi_kind)
-        if learn and fb_kind != 3:
+            _error(labels[i_img], g, st.P[L - 1], st.U[L - 1], st.Mod[L - 1], tau, opts.phi)
+        if learn and opts.feedback != FEEDBACK_NONE:
             for h in range(L - 2, -1, -1):
-                if fb_kind == 0:
-                    _feedback(B[h], np.float32(1.0), Mod[h + 1], U[h], Mod[h], tau, phi_kind)
-                elif fb_kind == 1:
-                    _feedback(WT[h + 1], np.float32(scale[h + 1]), Mod[h + 1], U[h], Mod[h], tau, phi_kind)
-                else:
-                    _feedback(B[h], np.float32(1.0), Mod[L - 1], U[h], Mod[h], tau, phi_kind)
-        if readout == 1:
-            _count_votes(P[L - 1], counts[i_img], g)
-        elif readout == 2:
-            _count_votes(V[L - 1], counts[i_img], g)
+                if opts.feedback == FEEDBACK_FA:
+                    _feedback(B[h], np.float32(1.0), st.Mod[h + 1], st.U[h], st.Mod[h], tau, opts.phi)
+                elif opts.feedback == FEEDBACK_BP:
+                    _feedback(WT[h + 1], np.float32(scale[h + 1]), st.Mod[h + 1], st.U[h], st.Mod[h], tau, opts.phi)
+                else:  # direct: from the error neurons
+                    _feedback(B[h], np.float32(1.0), st.Mod[L - 1], st.U[h], st.Mod[h], tau, opts.phi)
+        if block.readout == READOUT_RATE:
+            count_votes(st.P[L - 1], counts[i_img], g)
+        elif block.readout == READOUT_PSP:
+            count_votes(st.V[L - 1], counts[i_img], g)
         else:
-            _count_votes(s[L], counts[i_img], g)
+            count_votes(st.s[L], counts[i_img], g)
         if learn:
             for h in range(L):
-                if not learns[h]:
+                if not layers.learns[h]:
                     continue
-                _bias_and_factor(b[h], Mod[h], P[h], D[h], eta, gamma)
-                scale[h] *= 1.0 - np.float64(gamma)
-                _plasticity(WT[h], maskT[h], use_mask, s[h], D[h], np.float32(np.float64(eta) / scale[h]))
-                if scale[h] < 0.5:
+                bias_and_factor(b[h], st.Mod[h], st.P[h], st.D[h], opts.eta, opts.gamma)
+                scale[h] = K.decayed_scale(scale[h], opts.gamma)
+                _plasticity(WT[h], layers.maskT[h], layers.use_mask, st.s[h], st.D[h],
+                            K.plasticity_coef(opts.eta, scale[h]))
+                if K.must_fold(scale[h]):
                     _fold(WT[h], np.float32(scale[h]))
                     scale[h] = 1.0
 
@@ -243,18 +184,6 @@ def _fold(WT, factor):
     for j in prange(WT.shape[0]):
         for i in range(WT.shape[1]):
             WT[j, i] *= factor
-
-
-@njit(cache=True)
-def first_nonfinite(arrays) -> int:
-    """Index of the first array in the tuple holding NaN or inf, or -1."""
-    for h in range(len(arrays)):
-        a = arrays[h]
-        for k in range(a.shape[0]):
-            for i in range(a.shape[1]):
-                if not np.isfinite(a[k, i]):
-                    return h
-    return -1
 
 
 def _variant(fn, suffix: str, namespace: dict):

@@ -23,35 +23,16 @@ import math
 import numpy as np
 from numba import cuda
 
-from .. import rng
-from . import unit
+from . import bundles, core
 from ..errors import ConfigError
-from .cpu import FEEDBACK_CODES, PHI_CODES
+from .codes import FEEDBACK_BP, FEEDBACK_FA, FEEDBACK_NONE, READOUT_SPIKES
 from .params import SpikingParams
+from .protocol import Backend, StepInfo
 from .state import F32, StreamState, Weights
 
 _TPB = 128
-_hash = cuda.jit(device=True)(rng.hash_uniform)
-
-
-@cuda.jit(device=True)
-def _key(layer, stream, purpose):
-    return np.uint64(layer) | (np.uint64(purpose) << np.uint64(8)) | (np.uint64(stream) << np.uint64(16))
-
-
-@cuda.jit(device=True)
-def _sigmoid(v):
-    return np.float32(1.0) / (np.float32(1.0) + math.exp(-v))
-
-
-_integrate_and_sample = unit.compile_for(cuda.jit(device=True), sigmoid=_sigmoid, hash_uniform=_hash)
-
-
-@cuda.jit(device=True)
-def _phi(u, kind):
-    if kind == 0:
-        return math.tanh(u)
-    return u
+# core.py's per-step scalars as CUDA device functions, with the GPU's exp and tanh
+K = core.compile_for(cuda.jit(device=True), exp=math.exp, tanh=math.tanh, name=__name__ + ".K")
 
 
 @cuda.jit
@@ -61,12 +42,7 @@ def _input_kernel(X, rows, s0, seed, t, purpose, rate):
     if idx >= s0.shape[0] * n:
         return
     k, j = idx // n, idx % n
-    p = min(X[rows[k], j], np.float32(0.95))
-    if rate:
-        s0[k, j] = p
-    else:
-        u = _hash(seed, t, _key(0, k, purpose), np.uint64(j))
-        s0[k, j] = np.float32(1.0) if u < p else np.float32(0.0)
+    s0[k, j] = K.sample(K.input_probability(X[rows[k], j]), rate, seed, t, K.stream_key(0, k, purpose), j)
 
 
 @cuda.jit
@@ -83,7 +59,7 @@ def _forward_kernel(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, pur
             acc += sj * WT[j, i]
     a = acc * scale
     A[k, i] = a
-    _integrate_and_sample(V, P, s_out, k, i, a, b[i], tau, seed, t, _key(layer, k, purpose), rate)
+    K.integrate_and_sample(V, P, s_out, k, i, a, b[i], tau, seed, t, K.stream_key(layer, k, purpose), rate)
 
 
 @cuda.jit
@@ -93,10 +69,8 @@ def _error_kernel(labels, g, P, U, Mod, tau, phi_kind):
     if idx >= P.shape[0] * n:
         return
     k, i = idx // n, idx % n
-    lo = labels[k] * g
-    y = np.float32(1.0) if lo <= i and i < lo + g else np.float32(0.0)
-    U[k, i] += tau * (y - P[k, i] - U[k, i])
-    Mod[k, i] = _phi(U[k, i], phi_kind)
+    U[k, i] = K.leak(U[k, i], K.error_drive(i, labels[k], g, P[k, i]), tau)
+    Mod[k, i] = K.phi(U[k, i], phi_kind)
 
 
 @cuda.jit
@@ -110,8 +84,8 @@ def _feedback_cols_kernel(BT, M_src, U, Mod, tau, phi_kind):
     acc = np.float32(0.0)
     for i in range(n_src):
         acc += BT[i, j] * M_src[k, i]
-    U[k, j] += tau * (acc - U[k, j])
-    Mod[k, j] = _phi(U[k, j], phi_kind)
+    U[k, j] = K.leak(U[k, j], acc, tau)
+    Mod[k, j] = K.phi(U[k, j], phi_kind)
 
 
 @cuda.jit
@@ -125,8 +99,8 @@ def _feedback_rows_kernel(Bm, factor, M_src, U, Mod, tau, phi_kind):
     acc = np.float32(0.0)
     for i in range(n_src):
         acc += Bm[j, i] * M_src[k, i]
-    U[k, j] += tau * (factor * acc - U[k, j])
-    Mod[k, j] = _phi(U[k, j], phi_kind)
+    U[k, j] = K.leak(U[k, j], factor * acc, tau)
+    Mod[k, j] = K.phi(U[k, j], phi_kind)
 
 
 @cuda.jit
@@ -136,10 +110,7 @@ def _votes_kernel(out, counts, row, g):
     if idx >= out.shape[0] * C:
         return
     k, c = idx // C, idx % C
-    total = np.float32(0.0)
-    for i in range(c * g, (c + 1) * g):
-        total += out[k, i]
-    counts[row, k, c] += total
+    counts[row, k, c] += K.class_vote(out, k, c, g)
 
 
 @cuda.jit
@@ -157,11 +128,10 @@ def _factor_bias_kernel(b, Mod, P, D, eta, gamma):
         return
     total = np.float32(0.0)
     for k in range(S):
-        p = P[k, i]
-        d = Mod[k, i] * p * (np.float32(1.0) - p)
+        d = K.plasticity_factor(Mod[k, i], P[k, i])
         D[k, i] = d
         total += d
-    b[i] += eta * total - gamma * b[i]
+    b[i] = K.bias_step(b[i], total, eta, gamma)
 
 
 @cuda.jit
@@ -212,8 +182,8 @@ def _blocks2(n_out, n_in):
     return (-(-n_out // tx), -(-n_in // ty)), (tx, ty)
 
 
-class CudaBackend:
-    """Same interface as backends.NumpyBackend; state lives on the GPU during train/test."""
+class CudaBackend(Backend):
+    """protocol.Backend on an NVIDIA GPU; the state lives on the GPU during train/test."""
 
     name = "cuda"
 
@@ -222,11 +192,7 @@ class CudaBackend:
             raise ConfigError("backend 'cuda' asked for but no CUDA GPU is usable here; use backend = \"cpu\" "
                               "(or install numba-cuda and an NVIDIA driver)")
         self.params, self.weights = params, weights
-        p = params
-        self.rate = p.mode == "rate"
-        self.phi_kind = PHI_CODES[p.phi]
-        self.fb_kind = FEEDBACK_CODES[p.feedback]
-        self.eta = float(p.eta)     # the learning rate now (a schedule may lower it)
+        self.set_eta(params.eta)     # the learning rate now (a schedule may lower it)
         self._dev_states: dict = {}
         self._host_inputs: dict = {}
         self._dev_inputs: dict = {}
@@ -236,6 +202,7 @@ class CudaBackend:
 
     def set_eta(self, eta: float) -> None:
         self.eta = float(eta)
+        self.options = bundles.options(self.params, self.eta)
 
     # -- host <-> device -----------------------------------------------------------------------
     def _upload_weights(self):
@@ -274,64 +241,66 @@ class CudaBackend:
 
     # -- stepping ------------------------------------------------------------------------------
     def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=0, fresh=False):
-        p, w = self.params, self.weights
-        L, S = len(w.WT), st.s[0].shape[0]
-        tau, eta, gamma = F32(p.tau), F32(self.eta), F32(p.gamma)
-        seed = np.uint64(p.seed)
+            readout=READOUT_SPIKES, fresh=False):
+        w, o = self.weights, self.options
+        blk = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh)
+        L, S, N = len(w.WT), st.s[0].shape[0], blk.steps_per_image
         dX = self._device_input("X", X)
         d_order = self._device_input("order", order)
         d_labels = self._device_input("labels", labels)
-        first, last = seq0 // steps_per_image, (seq0 + n_steps - 1) // steps_per_image + 1
+        first, last = blk.seq0 // N, (blk.seq0 + blk.n_steps - 1) // N + 1
         d_counts = cuda.to_device(np.ascontiguousarray(counts[first:last]))
-        for q in range(seq0, seq0 + n_steps):
-            i_img = q // steps_per_image
-            t = np.uint64(t0 + q - seq0)
-            if fresh and q % steps_per_image == 0:
+        for q in range(blk.seq0, blk.seq0 + blk.n_steps):
+            i_img = q // N
+            t = np.uint64(blk.t0 + q - blk.seq0)
+            if blk.fresh and q % N == 0:
                 for h in range(L):
                     grid, block = _blocks(st.V[h].size)
                     _zero_kernel[grid, block](st.V[h])
                     _zero_kernel[grid, block](st.U[h])
             grid, block = _blocks(S * st.s[0].shape[1])
-            _input_kernel[grid, block](dX, d_order[i_img], st.s[0], seed, t, purpose, self.rate)
+            _input_kernel[grid, block](dX, d_order[i_img], st.s[0], o.seed, t, blk.purpose, o.rate)
             for h in range(L):
                 n_out = w.WT[h].shape[1]
                 grid, block = _blocks(S * n_out)
                 _forward_kernel[grid, block](self.d_WT[h], F32(w.scale[h]), self.d_b[h], st.s[h], st.A[h],
-                                             st.V[h], st.P[h], st.s[h + 1], tau, seed, t, h + 1, purpose,
-                                             self.rate)
+                                             st.V[h], st.P[h], st.s[h + 1], o.tau, o.seed, t, h + 1, blk.purpose,
+                                             o.rate)
             grid, block = _blocks(S * counts.shape[2])
-            votes = (st.s[L], st.P[L - 1], st.V[L - 1])[readout]
-            _votes_kernel[grid, block](votes, d_counts, i_img - first, p.units_per_class)
-            if not learn:  # the feedback path only drives plasticity
+            votes = (st.s[L], st.P[L - 1], st.V[L - 1])[blk.readout]
+            _votes_kernel[grid, block](votes, d_counts, i_img - first, o.g)
+            if not blk.learn:  # the feedback path only drives plasticity
                 continue
             grid, block = _blocks(S * st.P[L - 1].shape[1])
-            _error_kernel[grid, block](d_labels[i_img], p.units_per_class, st.P[L - 1], st.U[L - 1],
-                                       st.Mod[L - 1], tau, self.phi_kind)
-            if self.fb_kind != FEEDBACK_CODES["none"]:
+            _error_kernel[grid, block](d_labels[i_img], o.g, st.P[L - 1], st.U[L - 1], st.Mod[L - 1], o.tau, o.phi)
+            if o.feedback != FEEDBACK_NONE:
                 for h in range(L - 2, -1, -1):
                     grid, block = _blocks(S * st.U[h].shape[1])
-                    if self.fb_kind == FEEDBACK_CODES["bp"]:
+                    if o.feedback == FEEDBACK_BP:
                         _feedback_rows_kernel[grid, block](self.d_WT[h + 1], F32(w.scale[h + 1]), st.Mod[h + 1],
-                                                           st.U[h], st.Mod[h], tau, self.phi_kind)
+                                                           st.U[h], st.Mod[h], o.tau, o.phi)
                     else:
-                        src = h + 1 if self.fb_kind == FEEDBACK_CODES["fa"] else L - 1
-                        _feedback_cols_kernel[grid, block](self.d_BT[h], st.Mod[src], st.U[h], st.Mod[h], tau,
-                                                           self.phi_kind)
+                        src = h + 1 if o.feedback == FEEDBACK_FA else L - 1
+                        _feedback_cols_kernel[grid, block](self.d_BT[h], st.Mod[src], st.U[h], st.Mod[h], o.tau,
+                                                           o.phi)
             for h in range(L):
                 if not w.learns[h]:
                     continue
                 n_in, n_out = w.WT[h].shape
                 grid, block = _blocks(n_out)
-                _factor_bias_kernel[grid, block](self.d_b[h], st.Mod[h], st.P[h], st.D[h], eta, gamma)
-                w.scale[h] *= 1.0 - np.float64(gamma)
+                _factor_bias_kernel[grid, block](self.d_b[h], st.Mod[h], st.P[h], st.D[h], o.eta, o.gamma)
+                w.scale[h] = core.decayed_scale(w.scale[h], o.gamma)
                 grid, block = _blocks2(n_out, n_in)
                 _plasticity_kernel[grid, block](self.d_WT[h], self.d_maskT[h], w.maskT[h] is not None, st.s[h],
-                                                st.D[h], F32(np.float64(eta) / w.scale[h]))
-                if w.scale[h] < 0.5:
+                                                st.D[h], core.plasticity_coef(o.eta, w.scale[h]))
+                if core.must_fold(w.scale[h]):
                     _scale_kernel[grid, block](self.d_WT[h], F32(w.scale[h]))
                     w.scale[h] = 1.0
         d_counts.copy_to_host(counts[first:last])
+
+    def describe(self, streams: int) -> StepInfo:
+        """One launch per kernel per layer per step, compiled at the first launch."""
+        return StepInfo(kernel="cuda", threads=None, products=(), first_call="jit")
 
     def _any_nonfinite(self, arrays) -> int:
         for h, a in enumerate(arrays):

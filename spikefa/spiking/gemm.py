@@ -9,19 +9,21 @@ and register-blocked), which reads each weight once per step instead of once per
   feedback    F_h = phi(U_src) B_h^T  (or W_{h+1})     (S x n_src) (n_src x n_h)
   plasticity  W_h <- W_h + eta/scale_h D_h^T s_h       rank-S update, accumulated in place (beta = 1)
 Spikes are binary but, over 32 streams, almost every presynaptic unit spiked in some stream, so
-skipping rows no longer pays; a dense product at BLAS speed does.
+skipping rows no longer pays; a dense product at BLAS speed does. ``step_products`` lists them
+(``CpuBackend.describe``), and ``run_product`` runs one on given operands (``spikefa bench``
+times them alone).
 
 W is stored row-major here (WT Fortran-ordered, see backends.CpuBackend): BLAS runs the forward
 product about twice as fast without a transposed operand.
 
 Everything between the products (sampling, integration, error and feedback neurons, the bias and
-plasticity factor, votes) is cpu.py's arithmetic in small serial Numba kernels, except exp and
-tanh: numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these (S, n) arrays.
-The products read the spikes and phi(U) streams-last, so a transposed copy of each is kept
-beside the state. These kernels are serial; with the Python calls between them they are what the step costs
-beyond its BLAS products (`spikefa bench spiking`: 1.37x the products alone at S = 32).
-Random draws are the same counter-based ones: spikes equal those of the numpy reference and of
-cpu.py's kernels as long as the float32 sums agree (they are summed in another order).
+plasticity factor, votes) is core.py's arithmetic (host.py's build) in small serial Numba kernels,
+except exp and tanh: numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these
+(S, n) arrays. The products read the spikes and phi(U) streams-last, so a transposed copy of each
+is kept beside the state. These kernels are serial; with the Python calls between them they are
+what the step costs beyond its BLAS products (`spikefa bench spiking`: 1.37x the products alone at
+S = 32). Random draws are the same counter-based ones: spikes equal those of the numpy reference
+and of cpu.py's kernels as long as the float32 sums agree (they are summed in another order).
 Lazy decay (scale), the sparse mask and the step order are those of cpu.py.
 """
 
@@ -31,7 +33,10 @@ import numpy as np
 from numba import njit
 from scipy.linalg import blas
 
-from .cpu import _bias_and_factor, _count_votes, _draw_input, _key, hash_uniform
+from . import core
+from .codes import FEEDBACK_BP, FEEDBACK_CODES, FEEDBACK_FA, FEEDBACK_NONE, PHI_TANH
+from .host import K, bias_and_factor, count_votes, draw_input
+from .protocol import Product
 
 F32 = np.float32
 
@@ -41,7 +46,7 @@ def _integrate_t(AT, scale, b, V, negV, tau):
     """V <- V + tau (scale A + b - V), and -V (for the exponential); A arrives streams-last (n_out, S)."""
     for k in range(V.shape[0]):
         for i in range(V.shape[1]):
-            v = V[k, i] + tau * (AT[i, k] * scale + b[i] - V[k, i])
+            v = K.leak(V[k, i], AT[i, k] * scale + b[i], tau)
             V[k, i] = v
             negV[k, i] = -v
 
@@ -50,40 +55,42 @@ def _integrate_t(AT, scale, b, V, negV, tau):
 def _sample(P, s_out, seed, t, layer, purpose, rate):
     """P holds exp(-V) on entry and sigma(V) on exit; spikes into s_out."""
     for k in range(P.shape[0]):
-        key = _key(layer, k, purpose)
+        key = K.stream_key(layer, k, purpose)
         p_row, s_row = P[k], s_out[k]
         if rate:
             for i in range(p_row.shape[0]):
-                p = np.float32(1.0) / (np.float32(1.0) + p_row[i])
+                p = K.sigmoid_of_exp(p_row[i])
                 p_row[i] = p
                 s_row[i] = p
         else:  # a loop of its own, without branches, so that it vectorises
             for i in range(p_row.shape[0]):
-                p = np.float32(1.0) / (np.float32(1.0) + p_row[i])
+                p = K.sigmoid_of_exp(p_row[i])
                 p_row[i] = p
-                u = hash_uniform(seed, t, key, np.uint64(i))
-                s_row[i] = np.float32(1.0) if u < p else np.float32(0.0)
+                s_row[i] = K.spike(K.uniform(seed, t, key, i), p)
 
 
 @njit(cache=True)
 def _feedback_t(FT, factor, U, tau):
     for k in range(U.shape[0]):
         for j in range(U.shape[1]):
-            U[k, j] += tau * (factor * FT[j, k] - U[k, j])
+            U[k, j] = K.leak(U[k, j], factor * FT[j, k], tau)
 
 
 @njit(cache=True)
 def _error_t(labels, g, P, U, tau):
     for k in range(P.shape[0]):
-        lo = labels[k] * g
         for i in range(P.shape[1]):
-            y = np.float32(1.0) if lo <= i < lo + g else np.float32(0.0)
-            U[k, i] += tau * (y - P[k, i] - U[k, i])
+            U[k, i] = K.leak(U[k, i], K.error_drive(i, labels[k], g, P[k, i]), tau)
+
+
+def compiled_kernels() -> tuple:
+    """This module's Numba kernels (whether they came from Numba's cache: CpuBackend.describe)."""
+    return _integrate_t, _sample, _feedback_t, _error_t
 
 
 def _modulation(U, Mod, ModT, phi_kind):
     """Mod = phi_d(U) (tanh by numpy's vectorised ufunc), and its streams-last copy."""
-    if phi_kind == 0:
+    if phi_kind == PHI_TANH:
         np.tanh(U, out=Mod)
     else:
         Mod[...] = U
@@ -128,11 +135,48 @@ def _plasticity_product(coef, D, s, sT, WT):
         _gemm(coef, D.T, sT.T, WT.T, beta=1.0)
 
 
+def step_products(sizes, streams: int, feedback: str = "fa", fortran: bool = True) -> tuple:
+    """The BLAS products of one learning step of ``streams`` streams, in the order the step runs
+    them, as protocol.Product (shapes as BLAS sees them: every operand Fortran-ordered).
+    ``fortran``: WT is stored Fortran-ordered (as when the network trains with this kernel)."""
+    L, S = len(sizes) - 1, int(streams)
+    products = []
+    for h in range(L):              # A (S, n_out) = s (S, n_in) W^T
+        n_in, n_out = sizes[h], sizes[h + 1]
+        products.append(Product("forward", h, S, n_out, n_in, not fortran, 0.0))
+    if FEEDBACK_CODES[feedback] != FEEDBACK_NONE:
+        for h in range(L - 2, -1, -1):     # F (S, n_h) = phi(U_src) (S, n_src) M (n_src, n_h)
+            n_src = sizes[h + 2] if FEEDBACK_CODES[feedback] in (FEEDBACK_FA, FEEDBACK_BP) else sizes[L]
+            trans = FEEDBACK_CODES[feedback] == FEEDBACK_BP and fortran
+            products.append(Product("feedback", h, S, sizes[h + 1], n_src, trans, 0.0))
+    for h in range(L):              # WT (n_in, n_out) += s^T D, or W (n_out, n_in) += D^T s
+        n_in, n_out = sizes[h], sizes[h + 1]
+        products.append(Product("plasticity", h, n_in, n_out, S, True, 1.0) if fortran
+                        else Product("plasticity", h, n_out, n_in, S, False, 1.0))
+    return tuple(products)
+
+
+def product_operands(product: Product, rng: np.random.Generator) -> tuple:
+    """Fortran-ordered float32 operands (a, b, c) of ``product``'s shapes: a and b uniform in
+    [-0.05, 0.05), c zero."""
+    m, n, k = product.m, product.n, product.k
+
+    def rand(shape):
+        return np.asfortranarray(rng.uniform(-0.05, 0.05, shape).astype(F32))
+
+    return rand((m, k)), rand((n, k) if product.trans_b else (k, n)), np.zeros((m, n), dtype=F32, order="F")
+
+
+def run_product(product: Product, a, b, c, alpha: float = 1.0) -> None:
+    """c <- alpha a op(b) + beta c in place, the call the step makes for ``product``."""
+    _gemm(alpha, a, b, c, beta=product.beta, trans_b=int(product.trans_b))
+
+
 class GemmStep:
     """Runs blocks of steps for the cpu backend when streams are many (see the module docstring)."""
 
-    def __init__(self, params, weights, B, feedback_code: int):
-        self.params, self.weights, self.B, self.fb = params, weights, B, feedback_code
+    def __init__(self, params, weights, B):
+        self.params, self.weights, self.B = params, weights, B
         self.scratch = {}
 
     def _scratch(self, streams: int) -> Scratch:
@@ -140,59 +184,60 @@ class GemmStep:
             self.scratch[streams] = Scratch(self.params.sizes, streams)
         return self.scratch[streams]
 
-    def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose, o,
-            readout=0, fresh=False):
+    def run(self, st, inputs, block, opts):
+        """A block of steps (bundles.Inputs, bundles.Block, bundles.Options) on StreamState ``st``."""
         w, L = self.weights, len(self.weights.WT)
+        X, order, labels, counts = inputs
         z = self._scratch(st.streams)
-        seed, rate, tau, phi_kind, g = np.uint64(o["seed"]), o["rate"], o["tau"], o["phi_kind"], o["g"]
-        eta, gamma = o["eta"], o["gamma"]
+        seed, rate, tau, g, N = opts.seed, opts.rate, opts.tau, opts.g, block.steps_per_image
         use_mask = any(m is not None for m in w.maskT)
-        for q in range(seq0, seq0 + n_steps):
-            i_img = q // steps_per_image
-            t = np.uint64(t0 + q - seq0)
-            if fresh and q % steps_per_image == 0:
+        for q in range(block.seq0, block.seq0 + block.n_steps):
+            i_img = q // N
+            t = np.uint64(block.t0 + q - block.seq0)
+            if block.fresh and q % N == 0:
                 for h in range(L):
                     st.V[h].fill(0)
                     st.U[h].fill(0)
-            _draw_input(X, order[i_img], st.s[0], seed, t, purpose, rate)
+            draw_input(X, order[i_img], st.s[0], seed, t, block.purpose, rate)
             np.copyto(z.sT[0], st.s[0].T)
             for h in range(L):
                 _forward_product(w.WT[h], z.sT[h], z.AT[h])
                 # sigma(V) = 1 / (1 + exp(-V)), the exponential by numpy's vectorised ufunc
                 _integrate_t(z.AT[h], F32(w.scale[h]), w.b[h], st.V[h], st.P[h], tau)
                 np.exp(st.P[h], out=st.P[h])
-                _sample(st.P[h], st.s[h + 1], seed, t, h + 1, purpose, rate)
+                _sample(st.P[h], st.s[h + 1], seed, t, h + 1, block.purpose, rate)
                 np.copyto(z.sT[h + 1], st.s[h + 1].T)
-            if learn:
-                self._feedback(st, z, L, tau, phi_kind, labels[i_img], g)
-            _count_votes((st.s[L], st.P[L - 1], st.V[L - 1])[readout], counts[i_img], g)
-            if learn:
+            if block.learn:
+                self._feedback(st, z, L, opts, labels[i_img])
+            count_votes((st.s[L], st.P[L - 1], st.V[L - 1])[block.readout], counts[i_img], g)
+            if block.learn:
                 for h in range(L):
                     if not w.learns[h]:
                         continue
-                    _bias_and_factor(w.b[h], st.Mod[h], st.P[h], st.D[h], eta, gamma)
-                    w.scale[h] *= 1.0 - np.float64(gamma)
-                    _plasticity_product(np.float64(eta) / w.scale[h], st.D[h], st.s[h], z.sT[h], w.WT[h])
+                    bias_and_factor(w.b[h], st.Mod[h], st.P[h], st.D[h], opts.eta, opts.gamma)
+                    w.scale[h] = core.decayed_scale(w.scale[h], opts.gamma)
+                    coef = core.plasticity_coef(opts.eta, w.scale[h])
+                    _plasticity_product(coef, st.D[h], st.s[h], z.sT[h], w.WT[h])
                     if use_mask and w.maskT[h] is not None:
                         np.multiply(w.WT[h], w.maskT[h], out=w.WT[h])
-                    if w.scale[h] < 0.5:
+                    if core.must_fold(w.scale[h]):
                         w.WT[h] *= F32(w.scale[h])
                         w.scale[h] = 1.0
 
-    def _feedback(self, st, z, L, tau, phi_kind, labels, g):
-        w = self.weights
-        _error_t(labels, g, st.P[L - 1], st.U[L - 1], tau)
-        _modulation(st.U[L - 1], st.Mod[L - 1], z.ModT[L - 1], phi_kind)
-        if self.fb == 3:  # none: hidden layers get no feedback
+    def _feedback(self, st, z, L, opts, labels):
+        w, fb = self.weights, opts.feedback
+        _error_t(labels, opts.g, st.P[L - 1], st.U[L - 1], opts.tau)
+        _modulation(st.U[L - 1], st.Mod[L - 1], z.ModT[L - 1], opts.phi)
+        if fb == FEEDBACK_NONE:  # hidden layers get no feedback
             return
         for h in range(L - 2, -1, -1):
             # F (S, n_h) = phi(U_src) (S, n_src) M (n_src, n_h); M = B_h^T, or W_{h+1} for bp
-            if self.fb == 1:  # M = W_{h+1} = WT^T, transposed by BLAS when WT is Fortran-ordered
+            if fb == FEEDBACK_BP:  # M = W_{h+1} = WT^T, transposed by BLAS when WT is Fortran-ordered
                 WT = w.WT[h + 1]
                 M, trans = (WT, 1) if WT.flags.f_contiguous else (WT.T, 0)
                 factor, src = F32(w.scale[h + 1]), h + 1
             else:
-                M, trans, factor, src = self.B[h].T, 0, F32(1.0), (h + 1 if self.fb == 0 else L - 1)
+                M, trans, factor, src = self.B[h].T, 0, F32(1.0), (h + 1 if fb == FEEDBACK_FA else L - 1)
             _gemm(1.0, z.ModT[src].T, M, z.AT[h].T, trans_b=trans)
-            _feedback_t(z.AT[h], factor, st.U[h], tau)
-            _modulation(st.U[h], st.Mod[h], z.ModT[h], phi_kind)
+            _feedback_t(z.AT[h], factor, st.U[h], opts.tau)
+            _modulation(st.U[h], st.Mod[h], z.ModT[h], opts.phi)

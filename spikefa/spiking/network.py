@@ -46,24 +46,24 @@ next_step is called after every step (and makes training go one step per compile
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError, DivergenceError
+from ..errors import DivergenceError
+from . import loops, statedict
 from .backends import make_backend
-from .params import READOUTS, SpikingParams
+from .codes import PURPOSE_TEST, PURPOSE_TRAIN
+from .datacheck import check_data
+from .decay_view import true_weights
+from .loops import BLOCK_SECONDS, BLOCK_STEPS  # noqa: F401 (the network's block sizes, named here too)
+from .params import SpikingParams
+from .protocol import Backend
 from .state import F32, new_streams, new_weights
+from .statedict import STATE_SCALARS, STREAM_ARRAYS  # noqa: F401 (checkpoint.py reads them here)
 
 STATE_VARS = ("spikes", "V", "U", "mod", "error")
-STATE_SCALARS = ("step", "images_seen", "eta")      # state_dict's numbers; the rest are arrays
-STREAM_ARRAYS = ("s", "V", "P", "U", "Mod", "A", "D")   # StreamState.groups(), as state_dict names them
-TRAIN, TEST = 0, 1          # "purpose" word of the random keys
-_BLOCK_STEPS = 2000         # steps between NaN checks (and progress callbacks), at most
-# ... at most: blocks are cut to about this many seconds, so callbacks (progress, and the stop
-# check of spikefa.stop) come often enough that a stop request is honoured within a second
-BLOCK_SECONDS = 0.3
+TRAIN, TEST = PURPOSE_TRAIN, PURPOSE_TEST       # "purpose" word of the random keys
 
 
 @dataclass
@@ -76,61 +76,13 @@ class Evaluation:
                                 # (in rate mode the mean spike probability)
 
 
-class _BlockSizer:
-    """Slots per block, grown from one while blocks are quick, halved when they run long."""
-
-    def __init__(self, max_slots: int):
-        self.max_slots = max(1, max_slots)
-        self.slots = 1
-        self._t = None
-
-    def start(self):
-        self._t = time.perf_counter()
-
-    def done(self):
-        took = time.perf_counter() - self._t
-        if took < BLOCK_SECONDS / 2:
-            self.slots = min(self.max_slots, self.slots * 2)
-        elif took > BLOCK_SECONDS and self.slots > 1:
-            self.slots = max(1, self.slots // 2)
-
-
-class _DecayedWeights(np.ndarray):
-    """W[l] while decay is pending: a copy of WT.T times the scale, as the backends fold it.
-
-    Folding the decay into the stored weights on every read would drop the part of the float64
-    scale that float32 cannot hold (1 - 1e-8 is 1.0 in float32) and so change the run; only a
-    write folds it. Slices of this array are plain copies: write through ``net.W[l][index] = value``.
-    """
-
-    @classmethod
-    def of(cls, weights, h: int) -> "_DecayedWeights":
-        true = weights.WT[h].T * F32(weights.scale[h])
-        arr = true.view(cls)
-        arr._owner = (weights, h)
-        return arr
-
-    def __array_finalize__(self, obj):
-        self._owner = None          # views and results of arithmetic do not write through
-
-    def __setitem__(self, index, value):
-        super().__setitem__(index, value)
-        if self._owner is not None:
-            weights, h = self._owner
-            WT = weights.WT[h]
-            if weights.scale[h] != 1.0:    # as Weights.fold_decay does, for this layer only
-                WT *= F32(weights.scale[h])
-                weights.scale[h] = 1.0
-            WT.T[index] = value
-
-
 class SpikingNetwork:
     def __init__(self, params: SpikingParams | None = None, **kwargs):
         self.params = params if params is not None else SpikingParams(**kwargs)
         p = self.params
         self.weights = new_weights(p)
         self.state = new_streams(p.sizes, p.streams)
-        self.backend = make_backend(p, self.weights)
+        self.backend: Backend = make_backend(p, self.weights)
         self.step = 0               # training time steps completed: the random generator's counter
         self.images_seen = 0        # training images consumed: the position in the data stream
         self.observers: list = []
@@ -165,11 +117,7 @@ class SpikingNetwork:
         """The true weights. Reading changes nothing: where decay is pending (scale != 1) they are
         computed, and assigning into one (``net.W[2][...] = new``) first folds that decay into the
         stored weights, then writes there."""
-        out = [None]
-        for h, WT in enumerate(self.weights.WT):
-            scale = self.weights.scale[h]
-            out.append(WT.T if scale == 1.0 else _DecayedWeights.of(self.weights, h))
-        return out
+        return true_weights(self.weights)
 
     @property
     def b(self) -> list:
@@ -251,22 +199,6 @@ class SpikingNetwork:
         self.state.reset()
 
     # -- the whole state, taken and restored ---------------------------------------------------
-    def _state_arrays(self) -> dict:
-        """The live arrays of the state, keyed as in ``state_dict`` (no copies)."""
-        w = self.weights
-        arrays = {"scale": w.scale, "learns": w.learns}
-        for h in range(len(w.WT)):
-            arrays[f"layer{h + 1}/WT"] = w.WT[h]
-            arrays[f"layer{h + 1}/b"] = w.b[h]
-            if h < len(w.B) and w.B[h] is not None:
-                arrays[f"layer{h + 1}/B"] = w.B[h]
-            if w.maskT[h] is not None:
-                arrays[f"layer{h + 1}/maskT"] = w.maskT[h]
-        for name, group in zip(STREAM_ARRAYS, self.state.groups()):
-            for i, a in enumerate(group):
-                arrays[f"streams/{name}{i}"] = a
-        return arrays
-
     def state_dict(self) -> dict:
         """Everything training goes on from, as copies: plain numpy arrays and Python numbers.
 
@@ -277,67 +209,18 @@ class SpikingNetwork:
         (true W = scale * WT.T), not folded: folding rounds, and the network that loads this would
         not go on as this one does. Taken between train and test calls (under cuda the host arrays
         are current only then)."""
-        if self.phase != "idle":
-            raise RuntimeError("state_dict() while the network trains; take it between train calls")
-        state = {"step": int(self.step), "images_seen": int(self.images_seen), "eta": float(self.eta)}
-        state.update({key: np.array(a, copy=True) for key, a in self._state_arrays().items()})
-        return state
+        return statedict.take(self)
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what ``state_dict`` took, from a network of the same sizes, streams, feedback and
         sparsity; the backend, threads, kernel and test settings may differ. Loaded, this network
         goes on bit for bit as the one the state was taken from. Every key is checked (names, shapes,
         kinds) before anything is written, so a refused state (ValueError) leaves the network as it was."""
-        if self.phase != "idle":
-            raise RuntimeError("load_state_dict() while the network trains; load between train calls")
-        arrays = self._state_arrays()
-        missing = [k for k in (*STATE_SCALARS, *arrays) if k not in state]
-        unknown = [k for k in state if k not in arrays and k not in STATE_SCALARS]
-        if missing or unknown:
-            raise ValueError("state does not fit this network: "
-                             + "; ".join(f"{what} {', '.join(keys)}" for what, keys in
-                                         (("missing", missing), ("unknown", unknown)) if keys))
-        values = {}
-        for key, a in arrays.items():
-            value = np.asarray(state[key])
-            if value.shape != a.shape or not np.can_cast(value.dtype, a.dtype, "same_kind"):
-                raise ValueError(f"state {key!r} is {value.dtype} {value.shape}; this network's is "
-                                 f"{a.dtype} {a.shape}")
-            values[key] = value
-        eta = float(state["eta"])
-        if not (eta >= 0 and np.isfinite(eta)):
-            raise ValueError(f"state eta = {eta!r}: expected a finite number >= 0")
-        for key, a in arrays.items():
-            np.copyto(a, values[key], casting="same_kind")       # in place: backends hold these arrays
-        self.step, self.images_seen = int(state["step"]), int(state["images_seen"])
-        self.eta = eta
+        statedict.restore(self, state)
 
     # -- input checks --------------------------------------------------------------------------
     def _check_data(self, images, labels, what: str):
-        n_in, C = self.params.sizes[0], self.params.n_classes
-        images = np.asarray(images)
-        if images.dtype == np.uint8:
-            images = images.astype(F32) / F32(255)
-        if images.ndim != 2 or images.shape[1] != n_in:
-            raise DataError(f"{what} images have shape {images.shape}; expected (n, {n_in}) for an input "
-                            f"layer of {n_in} units (flatten each image)")
-        if images.shape[0] == 0:
-            raise DataError(f"{what} set is empty; give at least one image")
-        images = np.ascontiguousarray(images, dtype=F32)
-        lo, hi = float(images.min()), float(images.max())
-        if not (lo >= 0 and hi <= 1):  # also catches NaN
-            raise DataError(f"{what} images hold values in [{lo:g}, {hi:g}]; pixels must be in [0, 1] "
-                            f"(divide 8-bit images by 255)")
-        labels = np.asarray(labels)
-        if labels.shape != (images.shape[0],):
-            raise DataError(f"{what} labels have shape {labels.shape}; expected ({images.shape[0]},), "
-                            f"one per image")
-        if labels.dtype.kind not in "iu":
-            raise DataError(f"{what} labels have type {labels.dtype}; expected integer class indices")
-        if labels.min() < 0 or labels.max() >= C:
-            raise DataError(f"{what} labels run from {labels.min()} to {labels.max()}; this network has {C} "
-                            f"classes (0..{C - 1}): change units_per_class or the output layer size")
-        return images, labels.astype(np.int64)
+        return check_data(self.params, images, labels, what)
 
     def _diverged(self, var, layer, when):
         raise DivergenceError(f"NaN or inf in {var} of layer {layer} by step {when}; lower eta or tau, "
@@ -365,8 +248,9 @@ class SpikingNetwork:
         The stream continues where the last call left off. Streams take images in slots of S,
         so n_images is rounded up to a multiple of S. ``callback(n_images, n_errors)`` is called
         after every block of steps (blocks last at most about BLOCK_SECONDS; the network's step and
-        state are complete there, so a callback may stop training and checkpoint it). Returns the training error: the fraction of images whose
-        output spikes, over their N steps, voted for the wrong class.
+        state are complete there, so a callback may stop training and checkpoint it). Returns the
+        training error: the fraction of images whose output spikes, over their N steps, voted for
+        the wrong class.
         """
         images, labels = self._check_data(images, labels, "training")
         p, S = self.params, self.params.streams
@@ -377,48 +261,16 @@ class SpikingNetwork:
         order = self._train_order(images.shape[0], n_slots)
         slot_labels = np.ascontiguousarray(labels[order])
         counts = np.zeros((n_slots, S, p.n_classes), dtype=F32)
-        N = p.steps_per_image
         bad = self.backend.weights_nonfinite()
         if bad is not None:
             self._diverged("W or b", bad, self.step)
         live = self.backend.to_device(self.state)
         self._live, self.phase = live, "train"
-        errors = 0
         try:
             # compiled blocks run up to the next step an observer needs (one step at a time while
             # observers without next_step are attached); blocks end on image boundaries
             self._anchor = (self.step, self.images_seen // S)
-            sizer = _BlockSizer(_BLOCK_STEPS // N)
-            first = 0
-            while first < n_slots:
-                last = min(first + sizer.slots, n_slots)
-                sizer.start()
-                seen = self.images_seen
-                q, end = first * N, last * N
-                while q < end:
-                    k, who = self._next_observation() if self.observers else (None, ())
-                    n = end - q if k is None else min(end - q, k - self.step)
-                    self.backend.run(live, images, order, slot_labels, counts, q, n, N, self.step, True, TRAIN)
-                    self.step += n
-                    q += n
-                    if self.step == k:
-                        i = (q - 1) // N
-                        self.image_indices[:] = order[i]
-                        self.labels[:] = slot_labels[i]
-                        self.image_index, self.label = int(order[i, 0]), int(slot_labels[i, 0])
-                        self.images_seen = seen + (i - first) * S
-                        for obs in who:
-                            obs.on_step(self)
-                bad = self.backend.nonfinite(live)
-                if bad is not None:
-                    self._diverged(bad[0], bad[1], self.step)
-                self.images_seen = seen + (last - first) * S
-                block_errors = int((counts[first:last].argmax(axis=2) != slot_labels[first:last]).sum())
-                errors += block_errors
-                sizer.done()
-                if callback is not None:
-                    callback((last - first) * S, block_errors)
-                first = last
+            errors = loops.train_slots(self, live, images, order, slot_labels, counts, callback)
         finally:
             self.backend.to_host(self.state, live)
             self._live, self.phase, self._anchor = self.state, "idle", None
@@ -457,44 +309,4 @@ class SpikingNetwork:
     def _vote(self, images, callback=None, activity=None) -> np.ndarray:
         """Summed votes (images x classes). ``activity`` (L + 1,): the spikes of each layer over the
         test steps of the real images are added to it."""
-        p = self.params
-        T, n = p.test_streams, images.shape[0]
-        n_slots = -(-n // T)
-        order = np.arange(n_slots * T, dtype=np.int64)
-        order[order >= n] = 0                      # padding in the last slot; its votes are dropped
-        order = order.reshape(n_slots, T)
-        dummy_labels = np.zeros((n_slots, T), dtype=np.int64)
-        counts = np.zeros((n_slots, T, p.n_classes), dtype=F32)
-        if self._test_state is None:
-            self._test_state = new_streams(p.sizes, T)
-        self._test_state.reset()
-        live = self.backend.to_device(self._test_state)
-        M = p.test_steps
-        readout, fresh = READOUTS.index(p.test_readout), not p.test_carry
-        sizer = _BlockSizer(_BLOCK_STEPS // M)
-        t = 0
-        first = 0
-        while first < n_slots:
-            last = min(first + sizer.slots, n_slots)
-            sizer.start()
-            if activity is None:
-                self.backend.run(live, images, order, dummy_labels, counts, first * M, (last - first) * M, M, t,
-                                 False, TEST, readout, fresh)
-                t += (last - first) * M
-            else:
-                for q in range(first * M, last * M):
-                    self.backend.run(live, images, order, dummy_labels, counts, q, 1, M, t, False, TEST, readout,
-                                     fresh)
-                    t += 1
-                    real = min(T, n - (q // M) * T)       # streams showing real images in this slot
-                    for layer, s in enumerate(live.s):
-                        s = s.copy_to_host() if hasattr(s, "copy_to_host") else s    # cuda: device arrays
-                        activity[layer] += float(s[:real].sum(dtype=np.float64))
-            bad = self.backend.nonfinite(live)
-            if bad is not None:
-                self._diverged(bad[0], bad[1], f"{t} of testing")
-            sizer.done()
-            if callback is not None:
-                callback()
-            first = last
-        return counts.reshape(n_slots * T, p.n_classes)[:n]
+        return loops.vote(self, images, callback, activity)

@@ -1,0 +1,60 @@
+"""The per-step core compiled for the host, and the array kernels both CPU kernels share.
+
+``K`` is :mod:`core` compiled with numba njit (``inline="always"``: its functions are inlined into
+the loops that call them, at no call cost), with numpy's ``exp`` and ``tanh``. The kernels below
+are the steps that spike-rows (cpu.py) and gemm (gemm.py) run alike: the input draw, the votes,
+the bias and plasticity factor, and the NaN scan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import core
+
+K = core.compile_for(njit(cache=True, inline="always"), exp=np.exp, tanh=np.tanh, name=__name__ + ".K")
+
+
+@njit(cache=True)
+def draw_input(X, rows, s0, seed, t, purpose, rate):
+    """s0[k] <- the input spikes of image X[rows[k]] in each stream k (probabilities in rate mode)."""
+    for k in range(s0.shape[0]):
+        key = K.stream_key(0, k, purpose)
+        x = X[rows[k]]
+        for j in range(s0.shape[1]):
+            s0[k, j] = K.sample(K.input_probability(x[j]), rate, seed, t, key, j)
+
+
+@njit(cache=True)
+def count_votes(out, counts, g):
+    """counts[k, c] += the class-c vote of stream k (out: output spikes, sigma(V_L) or V_L)."""
+    for k in range(out.shape[0]):
+        for c in range(counts.shape[1]):
+            counts[k, c] += K.class_vote(out, k, c, g)
+
+
+@njit(cache=True)
+def bias_and_factor(b, Mod, P, D, eta, gamma):
+    """D <- phi_d(U) sigma'(V) per stream, and the bias step with D summed over streams."""
+    S, n = P.shape
+    for k in range(S):
+        for i in range(n):
+            D[k, i] = K.plasticity_factor(Mod[k, i], P[k, i])
+    for i in range(n):
+        total = np.float32(0.0)
+        for k in range(S):
+            total += D[k, i]
+        b[i] = K.bias_step(b[i], total, eta, gamma)
+
+
+@njit(cache=True)
+def first_nonfinite(arrays) -> int:
+    """Index of the first array in the tuple holding NaN or inf, or -1."""
+    for h in range(len(arrays)):
+        a = arrays[h]
+        for k in range(a.shape[0]):
+            for i in range(a.shape[1]):
+                if not np.isfinite(a[k, i]):
+                    return h
+    return -1

@@ -1,0 +1,75 @@
+"""What every backend of the spiking network implements: the :class:`Backend` protocol.
+
+The numpy reference and the cpu backend (backends.py) and the cuda backend (cuda.py) implement it,
+and SpikingNetwork uses nothing else of them. A backend runs any range of steps (``run``), finds
+NaN/inf (``nonfinite``, ``weights_nonfinite``), moves the network's arrays between host and
+device (``to_device``/``to_host``: no-ops on the host backends, where the host arrays are the
+state), holds the learning rate in use (``eta``, ``set_eta``) and says what a step of S streams
+runs (``describe``: its kernel, threads, BLAS products and whether its compiled code came from a
+cache), which is what ``spikefa bench spiking`` reports and times.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import numpy as np
+
+from .codes import READOUT_SPIKES
+from .state import StreamState
+
+
+class Product(NamedTuple):
+    """One BLAS product of a step: C (m x n) <- alpha A (m x k) op(B) + beta C, every operand
+    Fortran-ordered; op(B) = B (k x n), or B^T of a (n x k) B when ``trans_b``."""
+
+    job: str            # "forward", "feedback" or "plasticity"
+    layer: int          # h = 0..L-1: the layer whose arrays it writes
+    m: int
+    n: int
+    k: int
+    trans_b: bool
+    beta: float         # 0: C is overwritten; 1: accumulated into (plasticity)
+
+
+class StepInfo(NamedTuple):
+    """What a backend runs for one step of S streams (``Backend.describe``)."""
+
+    kernel: str               # "numpy", "spike-rows", "gemm" or "cuda"
+    threads: str | None       # how its threads are chosen ("rows/2", "gemm/blas"); None: not by spikefa
+    products: tuple           # the Product of one learning step, in order; () for kernels without BLAS
+    first_call: str           # "cache" (compiled code loaded from Numba's cache), "compiled", "jit"
+                              # (cuda: compiled at first launch), "-" (nothing compiled) or "not run"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The interface of a backend (see the module docstring); ``learn``: plasticity on;
+    ``purpose``: codes.PURPOSE_*; ``readout``: codes.READOUT_*; ``fresh``: V = U = 0 at the first
+    step of each image. The arguments of ``run`` are those of reference.run_steps."""
+
+    name: str
+    eta: float          # the learning rate in use (params.eta until set_eta)
+
+    def set_eta(self, eta: float) -> None: ...
+
+    def to_device(self, state: StreamState) -> Any: ...
+
+    def to_host(self, state: StreamState, device_state: Any) -> None: ...
+
+    def run(self, state: Any, X: np.ndarray, order: np.ndarray, labels: np.ndarray, counts: np.ndarray,
+            seq0: int, n_steps: int, steps_per_image: int, t0: int, learn: bool, purpose: int,
+            readout: int = READOUT_SPIKES, fresh: bool = False) -> None: ...
+
+    def nonfinite(self, state: Any) -> tuple[str, int] | None:
+        """(variable, layer l = 1..L) of the first NaN/inf in V or U, or None."""
+        ...
+
+    def weights_nonfinite(self) -> int | None:
+        """The first layer l = 1..L whose weights or biases hold NaN/inf, or None."""
+        ...
+
+    def describe(self, streams: int) -> StepInfo: ...
+
+
+MEMBERS = ("name", "eta", "set_eta", "to_device", "to_host", "run", "nonfinite", "weights_nonfinite", "describe")
