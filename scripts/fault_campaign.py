@@ -27,34 +27,20 @@ import h5py
 import numpy as np
 
 from spikefa import stop
-from spikefa.config import load_model
+from spikefa.config import dumps, load_model
 from spikefa.errors import SpikefaError
 from spikefa.record import open_run
 from spikefa.runfile import open_read, reading
 from spikefa.runner import run_model
 from spikefa.spiking import load_checkpoint
 
-MODEL = """
-experiment = "spiking"
-title = "fault campaign"
-seed = 1
-[network]
-sizes = [144, 40, 100]
-units_per_class = 10
-eta = 0.03
-init_scale = 0.05
-feedback_scale = 0.1
-backend = "cpu"
-[data]
-dataset = "synthetic"
-synthetic_train = 500
-synthetic_test = 100
-[train]
-images = 1000000
-eval_every = 500
-checkpoint_every = 200
-checkpoint_min_s = 0
-"""
+MODEL = dumps({
+    "experiment": "spiking", "title": "fault campaign", "seed": 1,
+    "network": {"sizes": [144, 40, 100], "units_per_class": 10, "eta": 0.03, "init_scale": 0.05,
+                "feedback_scale": 0.1, "backend": "cpu"},
+    "data": {"dataset": "synthetic", "synthetic_train": 500, "synthetic_test": 100},
+    "train": {"images": 1000000, "eval_every": 500, "checkpoint_every": 200, "checkpoint_min_s": 0},
+})
 RECORDERS = ['record.flush_interval_s=0.1',
              'record.recorders=[{name="raster", layers="all", units=8, seed=1}, '
              '{name="psp", layers=[1, 2], units="all", variables=["V", "mod"]}]']

@@ -8,15 +8,13 @@ continues). Writes fig4_training.png and .pdf (default: the folder of the first 
 each run's evaluations as a table.
 """
 
-import argparse
 import os
 import sys
 
 import matplotlib.ticker
 import numpy as np
 
-from spikefa.errors import SpikefaError
-from spikefa.plot import metrics, style
+from spikefa.plot import metrics, script, style
 
 PAPER_ERROR = 0.018
 
@@ -26,10 +24,8 @@ def _images(n: float) -> str:
 
 
 def curve(path: str) -> tuple[np.ndarray, np.ndarray]:
-    with metrics.open_file(path) as h5:
-        arms = metrics.arms_with(h5, "test_error")
-        if not arms:
-            raise SpikefaError(f"{path}: has no test_error metric; give a run file of the spiking experiment")
+    missing = "has no test_error metric; give a run file of the spiking experiment"
+    with metrics.open_found(path, lambda h5: metrics.arms_with(h5, "test_error"), missing) as (_, arms):
         groups = next(iter(arms.values()))
         s = metrics.series(groups[:1], "test_error")
         return np.asarray(s.x, dtype=float), np.asarray(s.values[0], dtype=float)
@@ -56,22 +52,20 @@ def build(runs: list[tuple[str, str]]):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = script.parser(__doc__)
     p.add_argument("runs", nargs="+", help="run files, each optionally =LABEL")
     p.add_argument("--out", help="folder for the figure (default: the first run's folder)")
-    args = p.parse_args(argv)
+    return script.main("plot_fig4_training", p, draw, argv)
+
+
+def draw(args) -> list[str]:
+    """Print each run's evaluations, then draw them on one axis."""
     runs = [(r.split("=", 1)[0], r.split("=", 1)[1] if "=" in r else os.path.basename(r)) for r in args.runs]
-    try:
-        for path, label in runs:
-            x, err = curve(path)
-            print(f"{label}: " + "  ".join(f"{_images(a)} {100 * e:.2f}%" for a, e in zip(x, err)))
-        out = args.out or os.path.dirname(os.path.abspath(runs[0][0]))
-        paths = style.save(build(runs), out, "fig4_training")
-    except SpikefaError as exc:
-        print(f"plot_fig4_training: error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(paths))
-    return 0
+    for path, label in runs:
+        x, err = curve(path)
+        print(f"{label}: " + "  ".join(f"{_images(a)} {100 * e:.2f}%" for a, e in zip(x, err)))
+    out = args.out or os.path.dirname(os.path.abspath(runs[0][0]))
+    return style.save(build(runs), out, "fig4_training")
 
 
 if __name__ == "__main__":

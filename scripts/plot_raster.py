@@ -7,27 +7,14 @@ Writes raster.png and raster.pdf (default: RUN_figures/ beside the run file). Th
 `spikefa plot RUN.h5 --only raster`, with the number of images per column adjustable.
 """
 
-import argparse
 import sys
 
-from spikefa import plot
-from spikefa.errors import SpikefaError
-from spikefa.plot import raster
+from spikefa.plot import raster, script
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run", help="run file (.h5) with spike recordings")
-    p.add_argument("--out", help="folder for the figure (default: RUN_figures/)")
-    p.add_argument("--images", type=int, default=raster.IMAGES_PER_COLUMN, help="images shown per column")
-    args = p.parse_args(argv)
-    try:
-        paths = raster.draw(args.run, args.out or plot.default_out_dir(args.run), images=args.images)
-    except SpikefaError as exc:
-        print(f"plot_raster: error: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(paths))
-    return 0
+    return script.figure("plot_raster", __doc__, raster.draw, "run file (.h5) with spike recordings", argv,
+                         images=(raster.IMAGES_PER_COLUMN, "images shown per column"))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 from plot_helpers import assert_figure
 from spikefa import compare
 from spikefa.cli import main as cli_main
+from spikefa.config import dumps
 from spikefa.plot import compare as compare_plot
 from spikefa.runner import run_file
 from spikefa.spiking import SpikingNetwork, SpikingParams
@@ -103,31 +104,13 @@ def test_pair_starts_equal_and_sees_the_same_stream():
     np.testing.assert_allclose(compare.drift_angle(pair.rate, pair.rate, pair.initial), [0, 0], atol=1e-4)
 
 
-MODEL = """
-experiment = "compare"
-title = "test comparison"
-seed = 1
-[network]
-sizes = [36, 24, 20]
-units_per_class = 2
-eta = 0.1
-backend = "numpy"
-[data]
-dataset = "synthetic"
-synthetic_grid = 6
-synthetic_train = 200
-synthetic_test = 40
-[train]
-images = 120
-eval_every = 60
-steps_per_image = 3
-test_steps = 3
-[compare]
-trials = 4
-probe_images = 2
-taus = [0.5, 1.0]
-sweep_images = 60
-"""
+MODEL = dumps({
+    "experiment": "compare", "title": "test comparison", "seed": 1,
+    "network": {"sizes": [36, 24, 20], "units_per_class": 2, "eta": 0.1, "backend": "numpy"},
+    "data": {"dataset": "synthetic", "synthetic_grid": 6, "synthetic_train": 200, "synthetic_test": 40},
+    "train": {"images": 120, "eval_every": 60, "steps_per_image": 3, "test_steps": 3},
+    "compare": {"trials": 4, "probe_images": 2, "taus": [0.5, 1.0], "sweep_images": 60},
+})
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from spikefa.record import Recorder, build_recorders, open_run
 from spikefa.record.export import DEFAULT_DT, RecordingSource, export_run, neo_block
 from spikefa.runfile import RunFile
 
+from proc_helpers import reaped
 from record_fakenet import FakeNet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -286,18 +287,13 @@ def test_a_killed_run_exports_what_it_flushed(tmp_path):
     path = tmp_path / "run.h5"
     proc = subprocess.Popen([sys.executable, WORKER, str(path), "0.05"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    try:
+    with reaped(proc):
         assert proc.stdout.readline().strip() == "started", proc.stderr.read()
         for _ in range(3):
             assert proc.stdout.readline().startswith("flushed")
         out = export_run(str(path), "sonata")       # live: exports what was flushed so far
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()
-        proc.stderr.close()
     with h5py.File(out, "r") as h5:
         assert h5["spikes/layer1/timestamps"].shape[0] > 0
     killed = export_run(str(path), "sonata", out=tmp_path / "killed.spikes.h5")

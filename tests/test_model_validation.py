@@ -21,6 +21,16 @@ eval_every = 20
 """
 
 
+def network_with(line: str) -> str:
+    """BASE with one more [network] line."""
+    return BASE.replace("units_per_class = 2", "units_per_class = 2\n" + line)
+
+
+def train_with(line: str) -> str:
+    """BASE with one more [train] line."""
+    return BASE.replace("eval_every = 20", "eval_every = 20\n" + line)
+
+
 def write(tmp_path, body, name="m.toml"):
     path = tmp_path / name
     path.write_bytes(body if isinstance(body, bytes) else body.encode())
@@ -39,16 +49,16 @@ BAD_FILES = [
     (BASE.replace("[144, 40, 20]", "[144]"), "network.sizes"),
     (BASE + "[record]\nflush_interval_s = nan\n", "record.flush_interval_s"),
     (BASE + "[record]\nflush_interval_s = inf\n", "record.flush_interval_s"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\nfeedback_scale = inf"), "network.feedback_scale"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\nfeedback_scale = nan"), "network.feedback_scale"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\ninit_scale = -inf"), "network.init_scale"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\ngamma = 1.0"), "network.gamma"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\nsparse = 1.0"), "network.sparse"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\ntau = nan"), "network.tau"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\nstreams = 1000000"), "network.streams"),
-    (BASE.replace("eval_every = 20", "eval_every = 20\nsteps_per_image = 100000000"), "train.steps_per_image"),
-    (BASE.replace("eval_every = 20", "eval_every = 20\ntest_steps = 0"), "train.test_steps"),
-    (BASE.replace("units_per_class = 2", "units_per_class = 2\ntua = 0.5"), "did you mean 'network.tau'"),
+    (network_with("feedback_scale = inf"), "network.feedback_scale"),
+    (network_with("feedback_scale = nan"), "network.feedback_scale"),
+    (network_with("init_scale = -inf"), "network.init_scale"),
+    (network_with("gamma = 1.0"), "network.gamma"),
+    (network_with("sparse = 1.0"), "network.sparse"),
+    (network_with("tau = nan"), "network.tau"),
+    (network_with("streams = 1000000"), "network.streams"),
+    (train_with("steps_per_image = 100000000"), "train.steps_per_image"),
+    (train_with("test_steps = 0"), "train.test_steps"),
+    (network_with("tua = 0.5"), "did you mean 'network.tau'"),
     (BASE.replace("[train]", "[train]\ntau = 0.5"), "did you mean 'network.tau'"),
     (BASE.replace('experiment = "spiking"', 'experiment = "spikng"'), "did you mean 'spiking'"),
     (BASE.replace('experiment = "spiking"', "experiment = 3"), "key 'experiment'"),

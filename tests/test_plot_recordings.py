@@ -8,6 +8,7 @@ from matplotlib.collections import PolyCollection
 
 from plot_helpers import assert_figure
 from spikefa import plot
+from spikefa.config import dumps
 from spikefa.errors import DataError
 from spikefa.plot import raster, recorded, traces
 from spikefa.record import Recorder, build_recorders, open_run
@@ -158,30 +159,13 @@ def test_plot_all_on_a_recorded_run_writes_raster_and_traces(tmp_path, spiking_r
     assert_figure(written["traces"], traces.WIDTH, traces.height(len(TRACE_UNITS)))
 
 
-SPIKING_MODEL = """
-experiment = "spiking"
-seed = 4
-[network]
-sizes = [36, 50, 20]
-units_per_class = 2
-eta = 0.05
-backend = "numpy"
-[data]
-dataset = "synthetic"
-synthetic_grid = 6
-synthetic_train = 100
-synthetic_test = 20
-[train]
-images = 40
-eval_every = 20
-steps_per_image = 2
-test_steps = 2
-[[record.recorders]]
-name = "all"
-layers = "all"
-windows = ["early", "late"]
-window_images = 5
-"""
+SPIKING_MODEL = dumps({
+    "experiment": "spiking", "seed": 4,
+    "network": {"sizes": [36, 50, 20], "units_per_class": 2, "eta": 0.05, "backend": "numpy"},
+    "data": {"dataset": "synthetic", "synthetic_grid": 6, "synthetic_train": 100, "synthetic_test": 20},
+    "train": {"images": 40, "eval_every": 20, "steps_per_image": 2, "test_steps": 2},
+    "record": {"recorders": [{"name": "all", "layers": "all", "windows": ["early", "late"], "window_images": 5}]},
+})
 
 
 def test_spiking_experiment_run_draws_digits_from_its_data(tmp_path):

@@ -7,13 +7,12 @@ steps and images, and the windows must be bit-identical, on every backend.
 
 import json
 import os
-import subprocess
-import sys
 
 import h5py
 import numpy as np
 import pytest
 
+from proc_helpers import run_under_cudasim
 from spikefa.record import Recorder, build_recorders, open_run
 
 spiking = pytest.importorskip("spikefa.spiking.network")
@@ -249,9 +248,7 @@ print("ok", len(calls))
 
 def test_cuda_blocks_record_what_every_step_records_under_the_simulator(tmp_path):
     pytest.importorskip("spikefa.spiking.cuda")
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    script = CUDA_SCRIPT.format(tests=os.path.dirname(__file__), tmp=str(tmp_path))
-    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    res = run_under_cudasim(CUDA_SCRIPT, tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.strip().splitlines()[-1].startswith("ok")
 

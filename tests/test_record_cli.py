@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
+from proc_helpers import reaped
 from spikefa.record import open_run
 
 pytest.importorskip("spikefa.experiments.spiking")
@@ -110,16 +111,11 @@ def test_ctrl_c_then_resume_joins_into_the_uninterrupted_recording(tmp_path):
 def test_sigkill_leaves_a_readable_recording(tmp_path):
     a = tmp_path / "a.h5"
     proc = spikefa_run(a, 100000, wait=False)
-    try:
+    with reaped(proc):
         wait_for_samples(a, proc, 100)
         time.sleep(0.3)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.stdout.close()
-        proc.stderr.close()
     with open_run(str(a)) as rec:
         steps = rec.index("raster")["step"]
         assert len(steps) >= 100

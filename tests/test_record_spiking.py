@@ -1,13 +1,11 @@
 """Recording the real spiking network: every backend, both modes, against what it holds each step."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from proc_helpers import run_under_cudasim
 from spikefa.record import Recorder, build_recorders, open_run
 
 spiking = pytest.importorskip("spikefa.spiking.network")
@@ -136,9 +134,7 @@ print(json.dumps(out))
 
 def test_cuda_recording_equals_cpu_under_the_simulator(tmp_path):
     pytest.importorskip("spikefa.spiking.cuda")
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    script = CUDA_SCRIPT.format(tests=os.path.dirname(__file__), tmp=str(tmp_path))
-    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    res = run_under_cudasim(CUDA_SCRIPT, tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.strip().splitlines()[-1])
     cpu, gpu = out["cpu"], out["cuda"]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import spikefa
+from proc_helpers import run_under_cudasim
 from spikefa.config import Model
 from spikefa.errors import OutputError
 from spikefa.record import Recorder, build_recorders, open_run
@@ -258,11 +259,7 @@ print("same")
 
 
 def test_device_arrays_are_gathered_on_the_device_and_match_host(tmp_path):
-    import subprocess
-    import sys
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    script = CUDA_FAKE.format(tests=os.path.dirname(__file__), tmp=str(tmp_path))
-    res = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    res = run_under_cudasim(CUDA_FAKE, tmp_path, timeout=120)
     assert res.returncode == 0 and res.stdout.strip().endswith("same"), res.stderr[-3000:]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import cluster_arguments
+
 
 def add_arguments(p):
     size = p.add_mutually_exclusive_group()
@@ -19,8 +21,8 @@ def add_arguments(p):
                         "refreshing the reports under version control)")
     p.add_argument("--only", metavar="PARTS",
                    help="comma-separated parts to run (default all): fig2, fig3a, fig3d, fig4, fig5, compare")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="an existing Dask scheduler; default: a local cluster")
-    p.add_argument("--workers", type=int, metavar="K", help="worker processes of the local cluster (default: cores)")
+    cluster_arguments(p, "an existing Dask scheduler; default: a local cluster",
+                      "worker processes of the local cluster (default: cores)")
     p.add_argument("--seeds", type=int, metavar="N", help="seeds per part (default: each part's own for its size)")
     p.add_argument("--models", metavar="DIR", help="folder of the model files (default: the checkout's models/)")
     p.add_argument("--set", action="append", default=[], metavar="PART:KEY=VALUE",
@@ -48,10 +50,10 @@ def main(args) -> int:
                           "--update-reports to write into --out")
     out = committed if args.update_reports else args.out or os.path.join("runs", f"reproduce-{kind}")
     try:
-        report = reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only, scheduler=args.scheduler,
-                  workers=args.workers, seeds=args.seeds, models=args.models, sets=args.set,
-                  show_progress=not args.no_progress, reuse_from=committed if os.path.isdir(committed) else None,
-                           report_only=args.report_only)
+        report = reproduce(out, quick=not everything_full, full_parts=full_parts, only=args.only,
+                           scheduler=args.scheduler, workers=args.workers, seeds=args.seeds, models=args.models,
+                           sets=args.set, show_progress=not args.no_progress,
+                           reuse_from=committed if os.path.isdir(committed) else None, report_only=args.report_only)
     except KeyboardInterrupt:
         print(f"\nreproduce stopped; finished runs are kept in {out}: run the same command again to resume",
               file=sys.stderr)

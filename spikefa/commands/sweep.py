@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import cluster_arguments
+
 
 def add_arguments(p):
     p.add_argument("model", help="model file (.toml) to run for every seed and parameter combination")
@@ -13,11 +15,9 @@ def add_arguments(p):
     p.add_argument("--out", metavar="DIR",
                    help="folder for the run files, the index sweep.json and the summary "
                         "(default runs/sweep-<model>[-quick]); rerunning into it skips finished tasks")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="address of an existing Dask scheduler (tcp://host:8786); default: a local cluster")
-    p.add_argument("--workers", type=int, metavar="K",
-                   help="worker processes of the local cluster (default: one per core); each task gets "
-                        "cores/K numba threads")
+    cluster_arguments(p, "address of an existing Dask scheduler (tcp://host:8786); default: a local cluster",
+                      "worker processes of the local cluster (default: one per core); each task gets cores/K "
+                      "numba threads")
     p.add_argument("--quick", action="store_true", help="run every task's scaled-down version")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 

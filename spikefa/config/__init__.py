@@ -14,7 +14,7 @@ A ``[quick]`` table holds overrides applied by ``--quick`` (same layout as the f
 ``--set a.b=value`` overrides one key (the value is read as TOML, bare words as strings).
 
 Modules: ``fields`` (Field, check_value), ``schema`` (resolve, keys, did-you-mean, flatten),
-``toml`` (reading model files and --set values), ``catalogue`` (the experiments load_model can
+``toml`` (reading model files and --set values, dumps), ``catalogue`` (the experiments load_model can
 name), ``model`` (Model, load_model). Their public names are importable from here.
 """
 
@@ -22,9 +22,9 @@ from .catalogue import Catalogue, default_catalogue, register_catalogue
 from .fields import INT_LIMIT, MAX_DEPTH, Field, check_value
 from .model import TOP_LEVEL, Model, Origins, load_model
 from .schema import deep_merge, did_you_mean, field_at, flatten, refuse_unknown_keys, resolve, schema_keys
-from .toml import MAX_MODEL_BYTES, parse_override, read_toml, set_path
+from .toml import MAX_MODEL_BYTES, dumps, parse_override, read_toml, set_path
 
 __all__ = ["Catalogue", "default_catalogue", "register_catalogue", "INT_LIMIT", "MAX_DEPTH", "Field", "check_value",
            "TOP_LEVEL", "Model", "Origins", "load_model", "deep_merge", "did_you_mean", "field_at", "flatten",
-           "refuse_unknown_keys", "resolve", "schema_keys", "MAX_MODEL_BYTES", "parse_override", "read_toml",
+           "refuse_unknown_keys", "resolve", "schema_keys", "MAX_MODEL_BYTES", "dumps", "parse_override", "read_toml",
            "set_path"]

@@ -1,7 +1,8 @@
-"""Reading model files and ``--set`` values as TOML, with their one-line errors."""
+"""Reading model files and ``--set`` values as TOML, with their one-line errors; writing a model file's text."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -81,3 +82,28 @@ def read_toml(path: str) -> dict:
         return _parse_toml(text, path)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+
+
+def dumps(data: dict) -> str:
+    """A model file's text from its values (what :func:`read_toml` reads back): top-level keys first,
+    then a ``[table]`` per dict (``[a.b]`` for nested ones); tables inside lists are written inline."""
+    def value(v) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return json.dumps(v)
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        return repr(v)
+
+    def table(d: dict, name: str) -> list[str]:
+        lines = [f"[{name}]"] if name else []
+        lines += [f"{k} = {value(v)}" for k, v in d.items() if not isinstance(v, dict)]
+        for k, v in d.items():
+            if isinstance(v, dict):
+                lines += table(v, f"{name}.{k}" if name else k)
+        return lines
+
+    return "\n".join(table(data, "")) + "\n"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from ..errors import DataError
 from . import metrics, style
 
 WIDTH, HEIGHT = 5.0, 3.4
@@ -48,20 +47,13 @@ def _reference_line(ax):
     # the lines decide, not the spread bands: a band poking above 90 should not double the axis
     values = [np.asarray(line.get_ydata(), float) for line in ax.lines]
     finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
-    top = finite.max() if finite.size else 90
-    ax.axhline(90, color="0.5", linestyle=":", linewidth=0.8)
-    ax.set_ylim(0, 100 if top <= 98 else 180)
-    ax.set_yticks([0, 30, 60, 90] if top <= 98 else [0, 30, 60, 90, 120, 150, 180])
-    ax.set_ylabel("angle (degrees)")
+    style.angle_axis(ax, wide=bool(finite.size) and finite.max() > 98)
 
 
 @style.styled
 def draw_delta(run_path: str, out_dir: str, stem: str = "angle_delta") -> list[str]:
     """Figure 2b / 3b: angle(delta_FA, delta_BP) against examples seen."""
-    with metrics.open_file(run_path) as h5:
-        found = metrics.arms_with(h5, "angle_delta")
-        if not found:
-            raise DataError(f"{run_path}: {DELTA_MISSING}")
+    with metrics.open_found(run_path, lambda h5: metrics.arms_with(h5, "angle_delta"), DELTA_MISSING) as (h5, found):
         fig = style.figure(WIDTH, HEIGHT)
         ax = fig.subplots()
         banded, seed_band = False, 0
@@ -112,10 +104,7 @@ def draw_delta(run_path: str, out_dir: str, stem: str = "angle_delta") -> list[s
 @style.styled
 def draw_weights(run_path: str, out_dir: str, stem: str = "angle_weights") -> list[str]:
     """Figure 5a: angle(W, B^T) and, per hidden unit, angle(column of W, row of B)."""
-    with metrics.open_file(run_path) as h5:
-        found = metrics.arms_with(h5, "angle_W_BT")
-        if not found:
-            raise DataError(f"{run_path}: {WEIGHT_MISSING}")
+    with metrics.open_found(run_path, lambda h5: metrics.arms_with(h5, "angle_W_BT"), WEIGHT_MISSING) as (h5, found):
         fig = style.figure(WIDTH * len(found), HEIGHT)
         axes = fig.subplots(1, len(found), squeeze=False)[0]
         for ax, (arm, groups) in zip(axes, found.items()):
@@ -164,10 +153,7 @@ def _phase_arms(h5):
 @style.styled
 def draw_phases(run_path: str, out_dir: str, stem: str = "phases") -> list[str]:
     """Figure 5c: error through the three phases (W frozen / W0 frozen / W frozen)."""
-    with metrics.open_file(run_path) as h5:
-        found = _phase_arms(h5)
-        if not found:
-            raise DataError(f"{run_path}: {PHASE_MISSING}")
+    with metrics.open_found(run_path, _phase_arms, PHASE_MISSING) as (h5, found):
         fig = style.figure(WIDTH * 1.2, HEIGHT)
         ax = fig.subplots()
         bounds = None

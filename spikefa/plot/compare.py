@@ -11,7 +11,6 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from ..errors import DataError
 from . import learning, metrics, style
 
 PANEL_W, PANEL_H = 3.6, 2.9
@@ -57,9 +56,7 @@ def _per_layer(ax, x, values, what):
 
 @style.styled
 def build(run_path: str):
-    with metrics.open_file(run_path) as h5:
-        if not has_data(h5):
-            raise DataError(f"{run_path}: {MISSING}")
+    with metrics.open_found(run_path, has_data, MISSING) as (h5, _):
         sweep = has_sweep(h5)
         fig = style.figure(*size(sweep))
         axes = fig.subplots(2 if sweep else 1, 3, squeeze=False)
@@ -90,11 +87,8 @@ def build(run_path: str):
         _per_layer(ax, x, g["update_angle"][()], "update")
         ax.plot(x, _row_mean(g["drift_angle"][()]), color="0.4",
                 linewidth=1.0, linestyle=(0, (1, 1)), label="accumulated updates\n(mean over layers)", gid="drift")
-        ax.axhline(90, color="0.5", linestyle=":", linewidth=0.8)
-        ax.set_ylim(0, 100)
-        ax.set_yticks([0, 30, 60, 90])
+        style.angle_axis(ax)
         ax.set_xlabel("examples seen")
-        ax.set_ylabel("angle (degrees)")
         ax.set_title("spiking vs rate weight updates")
         _legend(ax)
 
@@ -172,10 +166,7 @@ def _sweep_row(h5, axes):
 
     ax = axes[2]
     _per_layer(ax, taus, s["update_angle"][()], "sweep_update")
-    ax.axhline(90, color="0.5", linestyle=":", linewidth=0.8)
-    ax.set_ylim(0, 100)
-    ax.set_yticks([0, 30, 60, 90])
+    style.angle_axis(ax)
     ax.set_xlabel("tau (PSP update factor per step)")
-    ax.set_ylabel("angle (degrees)")
     ax.set_title("update angle after training")
     _legend(ax)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from ..errors import DataError
 from . import metrics, style
 
 MATRIX_W, RATES_W, ROW_H = 4.6, 2.4, 4.0      # inches
@@ -92,10 +91,7 @@ def draw_rates(ax, rates: np.ndarray) -> None:
 
 @style.styled
 def draw(run_path: str, out_dir: str, stem: str = "confusion") -> list[str]:
-    with metrics.open_file(run_path) as h5:
-        arms = found(h5)
-        if not arms:
-            raise DataError(f"{run_path}: {MISSING}")
+    with metrics.open_found(run_path, found, MISSING) as (h5, arms):
         with_rates = any("firing_rate" in g for g in arms.values())
         width = MATRIX_W + (RATES_W if with_rates else 0)
         fig = style.figure(width, ROW_H * len(arms))

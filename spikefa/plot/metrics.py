@@ -4,15 +4,17 @@ continuations, a sweep folder: :mod:`spikefa.plot.sources`); arms, seeds and ser
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import h5py
 
+from ..errors import DataError
 from ..runfile.read import open_data
 from ..runfile.series import Series, arms, arms_with, run_params, seed_arrays, seed_series, series, test_set, x_axis
 
-__all__ = ["open_file", "Series", "arms", "arms_with", "run_params", "seed_arrays", "seed_series", "series",
-           "test_set", "x_axis"]
+__all__ = ["open_file", "open_found", "Series", "arms", "arms_with", "run_params", "seed_arrays", "seed_series",
+           "series", "test_set", "x_axis"]
 
 
 def open_file(run_path: str) -> h5py.File:
@@ -24,3 +26,14 @@ def open_file(run_path: str) -> h5py.File:
     if isinstance(run_path, sources.Source) or os.path.isdir(run_path):
         return sources.resolve(run_path).open()
     return open_data(run_path)
+
+
+@contextlib.contextmanager
+def open_found(run_path: str, find, missing: str):
+    """``(h5, find(h5))`` of an open run file; DataError ``RUN: <missing>`` when ``find`` finds nothing
+    (``missing`` names the data a figure needs and the setting that records it)."""
+    with open_file(run_path) as h5:
+        found = find(h5)
+        if not found:
+            raise DataError(f"{run_path}: {missing}")
+        yield h5, found

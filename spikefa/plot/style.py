@@ -146,6 +146,15 @@ def error_scale(ax) -> None:
         ax.set_yscale("log")
 
 
+def angle_axis(ax, wide: bool = False) -> None:
+    """An axis of angles in degrees, 90 (orthogonal, where random feedback starts) marked: from 0 to
+    100, or to 180 when ``wide``."""
+    ax.axhline(90, color="0.5", linestyle=":", linewidth=0.8)
+    ax.set_ylim(0, 180 if wide else 100)
+    ax.set_yticks([0, 30, 60, 90, 120, 150, 180] if wide else [0, 30, 60, 90])
+    ax.set_ylabel("angle (degrees)")
+
+
 def save(fig: Figure, out_dir: str, stem: str) -> list[str]:
     """Write ``out_dir/stem.png`` and ``.pdf``; return both paths."""
     try:
