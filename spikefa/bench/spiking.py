@@ -5,17 +5,10 @@ found, else generated 28x28 digits) it prints per backend: ms per time step, the
 step and the ratio, the first call's time (compilation, or loading Numba's cache), and the
 image-steps per second of S parallel streams. Everything is measured in this one run.
 
-The floor is the bytes a step must move over the copy bandwidth measured here with numpy (a
-large array copied: bytes read + bytes written, per second). A step must move, in float32:
-  forward     the rows of WT of the presynaptic units that spiked (binary spikes)   k_{l-1} n_l
-  feedback    every B_l (dense: phi_d(U) is not binary)                               n_l n_{l+1}
-  plasticity  the same rows of WT as the forward pass, read and written            2 k_{l-1} n_l
-  state       V, P, U, phi_d(U), D, b and spikes of every layer                          ~10 n_l
-with k_{l-1} the mean number of presynaptic units that spiked, counted in this run.
-
-With many streams the cpu backend's gemm kernel is bound by arithmetic, not memory; its floor is
-the time of its BLAS products alone (forward, feedback and plasticity of every layer, the same
-shapes and layouts), timed here, so the ratio shows what the rest of the step costs.
+The floor of one stream's step is the bytes it must move over the copy bandwidth measured here
+with numpy; with many streams the cpu backend's gemm kernel is bound by arithmetic, and its floor
+is the time of its BLAS products alone (the ones its backend's ``describe`` lists), so the ratio
+shows what the rest of the step costs (_floor.py says how each is counted).
 
 It also prints what each ratio is measured against, the machine (CPU model, cores, load average,
 and the CPU time other processes took while it ran: every number here is slower on a busy
@@ -27,13 +20,14 @@ full-size network: ``--quick`` prints the ratios but no verdicts.
 from __future__ import annotations
 
 import os
-import platform
 import time
 
 import numpy as np
 
 from ..errors import DataError
 from ..progress import format_table
+from ._floor import SpikeCounter, copy_bandwidth, gemm_floor_seconds, step_floor_bytes
+from ._machine import CpuUse, cpu_model, cpu_use_lines, machine_lines, under_load, usable_cores  # noqa: F401
 
 FIG4 = (784, 1500, 1500, 1500, 1000)
 QUICK = (784, 200, 200, 100)
@@ -49,19 +43,6 @@ TARGETS = (
 QUICK_NOTE = "targets are for the full-size network; run without --quick"
 
 
-def copy_bandwidth(megabytes: int = 256, repeat: int = 3) -> float:
-    """Bytes per second of numpy copying an array far larger than the caches (read + write)."""
-    src = np.ones(megabytes * (1 << 20) // 4, dtype=np.float32)
-    dst = np.empty_like(src)
-    np.copyto(dst, src)
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        np.copyto(dst, src)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * src.nbytes / best
-
-
 def images_for_bench(n: int):
     from ..data import mnist, synthetic
 
@@ -71,91 +52,6 @@ def images_for_bench(n: int):
     except DataError:
         X, y = synthetic.load("train", n, size=28)
         return X, y, "generated 28x28 digits"
-
-
-class SpikeCounter:
-    """Observer: mean number of units that spiked per layer per step (stream 0)."""
-
-    def __init__(self, layers: int):
-        self.totals = np.zeros(layers + 1)
-        self.steps = 0
-
-    def on_step(self, net):
-        for layer in range(len(self.totals)):
-            self.totals[layer] += float(np.count_nonzero(net.layer_state("spikes", layer)))
-        self.steps += 1
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.totals / max(1, self.steps)
-
-
-def step_floor_bytes(sizes, active, feedback: str = "fa") -> float:
-    """Bytes one learning step of one stream must move (see the module docstring)."""
-    L = len(sizes) - 1
-    total = 0.0
-    for h in range(L):
-        rows = active[h] * sizes[h + 1] * 4
-        total += rows + 2 * rows                     # forward read, plasticity read + write
-        total += 10 * sizes[h + 1] * 4               # state vectors
-    for h in range(L - 1):                           # feedback matrices, dense
-        n_src = sizes[h + 2] if feedback in ("fa", "bp") else sizes[L]
-        total += sizes[h + 1] * n_src * 4
-    return total
-
-
-def gemm_floor_seconds(sizes, streams: int, repeat: int = 5) -> float:
-    """Seconds of the BLAS products of one learning step of the gemm kernel (feedback fa), alone."""
-    from ..spiking.gemm import _forward_product, _gemm, _plasticity_product
-
-    rng = np.random.default_rng(0)
-    L = len(sizes) - 1
-    WT = [np.asfortranarray(rng.uniform(-0.05, 0.05, (sizes[h], sizes[h + 1])).astype(np.float32))
-          for h in range(L)]
-    B = [rng.uniform(-0.1, 0.1, (sizes[h + 1], sizes[h + 2])).astype(np.float32) for h in range(L - 1)]
-    s = [(rng.random((streams, n)) < 0.5).astype(np.float32) for n in sizes]
-    sT = [np.ascontiguousarray(a.T) for a in s]
-    out = [np.zeros((n, streams), dtype=np.float32) for n in sizes[1:]]
-    D = [np.zeros((streams, n), dtype=np.float32) for n in sizes[1:]]
-
-    def products():
-        for h in range(L):
-            _forward_product(WT[h], sT[h], out[h])
-        for h in range(L - 2, -1, -1):
-            _gemm(1.0, sT[h + 2].T, B[h].T, out[h].T)
-        for h in range(L):
-            _plasticity_product(1e-3, D[h], s[h], sT[h], WT[h])
-
-    products()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        products()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _first_call_kind(backend_name: str, streams: int, net) -> str:
-    if backend_name != "cpu":
-        return "jit" if backend_name == "cuda" else "-"
-    if net.backend.kernel_for(streams) == "gemm":
-        from ..spiking import gemm
-
-        kernel = gemm._sample
-    else:
-        kernels = net.backend.kernels
-        kernel = kernels.run_steps_serial if net.backend.threads_for(streams) == 1 else kernels.run_steps_parallel
-    return "cache" if sum(kernel.stats.cache_hits.values()) else "compiled"
-
-
-def _threads(backend: str, streams: int, net) -> str | int | None:
-    """Threads of the cpu backend: Numba's for spike-rows, OpenBLAS's (all cores unless
-    OPENBLAS_NUM_THREADS says otherwise) for gemm."""
-    if backend != "cpu":
-        return None
-    if net.backend.kernel_for(streams) == "gemm":
-        return f"gemm/{os.environ.get('OPENBLAS_NUM_THREADS', 'blas')}"
-    return f"rows/{net.backend.threads_for(streams)}"
 
 
 def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_per_class: int) -> dict:
@@ -168,15 +64,15 @@ def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_p
     t0 = time.perf_counter()
     net.train(X, y, streams)                          # first call: one slot of N steps
     first = time.perf_counter() - t0
-    kind = _first_call_kind(backend, streams, net)
+    info = net.backend.describe(streams)
     t0 = time.perf_counter()
     net.train(X, y, images)
     elapsed = time.perf_counter() - t0
     steps = -(-images // streams) * N
     ms = 1e3 * elapsed / steps
     return {"net": net, "ms_per_step": ms, "first_call_s": first, "compile_s": max(0.0, first - N * ms / 1e3),
-            "first_kind": kind, "image_steps_per_s": streams * steps / elapsed,
-            "threads": _threads(backend, streams, net)}
+            "first_kind": info.first_call, "image_steps_per_s": streams * steps / elapsed,
+            "threads": info.threads, "products": info.products}
 
 
 def available_backends() -> list[str]:
@@ -189,98 +85,6 @@ def available_backends() -> list[str]:
     except Exception:  # no CUDA support at all in this numba
         pass
     return names
-
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux: /proc/cpuinfo), else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith(("model name", "hardware", "cpu model")):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def _proc_stat():
-    """(busy, steal) seconds of all CPUs since boot, from /proc/stat; None off Linux."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
-    return (user + nice + system + irq + softirq) / hz, steal / hz
-
-
-class CpuUse:
-    """CPU time this process and all other processes took between start() and stop()."""
-
-    def start(self):
-        self._wall, self._own, self._stat = time.perf_counter(), _own_cpu_seconds(), _proc_stat()
-        return self
-
-    def stop(self) -> dict | None:
-        """{wall_s, own_s, others_s, steal_s}, or None where the system's CPU time is unknown."""
-        stat = _proc_stat()
-        if stat is None or self._stat is None:
-            return None
-        wall = time.perf_counter() - self._wall
-        own = _own_cpu_seconds() - self._own
-        busy, steal = stat[0] - self._stat[0], stat[1] - self._stat[1]
-        return {"wall_s": wall, "own_s": own, "others_s": max(0.0, busy - own), "steal_s": steal}
-
-
-def _own_cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-def machine_lines(load: tuple | None, cores: int) -> list[str]:
-    """The machine, and a warning when its load average is above its core count."""
-    lines = [f"machine: {cpu_model()}, {cores} cores" + (f" ({os.cpu_count()} in the machine)"
-                                                             if os.cpu_count() and os.cpu_count() != cores else "")]
-    if load is not None:
-        lines.append(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1, 5, 15 min) on {cores} cores, "
-                     "before the bench started")
-        if max(load[0], load[1]) > cores:
-            lines.append(f"WARNING: load average {max(load[0], load[1]):.1f} is above the {cores} cores: other work "
-                         "is running and slows every number below; measure again on a quiet machine")
-    return lines
-
-
-def cpu_use_lines(use: dict | None, cores: int) -> list[str]:
-    """Whether another process used the CPU while the bench ran (and how much the host stole)."""
-    if use is None:
-        return ["CPU time of other processes: unknown on this system (no /proc/stat)"]
-    wall = max(use["wall_s"], 1e-9)
-    others, steal = use["others_s"] / wall, use["steal_s"] / wall
-    line = (f"during the bench ({use['wall_s']:.0f} s): this process used {use['own_s'] / wall:.2f} cores, "
-            f"other processes {others:.2f} of the {cores}")
-    if steal >= 0.01:
-        line += f", the host stole {steal:.2f} cores"
-    lines = [line]
-    if others >= 0.25 or steal >= 0.1:
-        lines.append("WARNING: other processes were using the CPU during the bench (or the host stole time): "
-                     "these numbers are measured under load")
-    return lines
-
-
-def under_load(load: tuple | None, use: dict | None, cores: int) -> bool:
-    busy_load = load is not None and max(load[0], load[1]) > cores
-    if use is None:
-        return busy_load
-    wall = max(use["wall_s"], 1e-9)
-    return busy_load or use["others_s"] / wall >= 0.25 or use["steal_s"] / wall >= 0.1
 
 
 def reference_lines(backends, bandwidth: float, streams) -> list[str]:
@@ -379,8 +183,8 @@ def main(args) -> int:
                                          units_per_class=upc)
             results[f"{backend}_S{S}"] = m
             blas_ms, blas_ratio = "", ""
-            if S > 1 and backend == "cpu" and m["net"].backend.kernel_for(S) == "gemm":
-                blas_ms = 1e3 * gemm_floor_seconds(sizes, S)
+            if S > 1 and m["products"]:     # the BLAS products of the kernel S streams ran (gemm)
+                blas_ms = 1e3 * gemm_floor_seconds(sizes, S, products=m["products"])
                 blas_ratio = m["ms_per_step"] / blas_ms
             stream_rows.append({"backend": backend, "S": S, "kernel/threads": m["threads"] or "-",
                                 "ms/step": m["ms_per_step"], "image-steps/s": round(m["image_steps_per_s"]),

@@ -1,0 +1,86 @@
+"""The floors a spiking step is measured against: bytes over copy bandwidth, and BLAS products alone.
+
+A step of one stream must move, in float32:
+  forward     the rows of WT of the presynaptic units that spiked (binary spikes)   k_{l-1} n_l
+  feedback    every B_l (dense: phi_d(U) is not binary)                               n_l n_{l+1}
+  plasticity  the same rows of WT as the forward pass, read and written            2 k_{l-1} n_l
+  state       V, P, U, phi_d(U), D, b and spikes of every layer                          ~10 n_l
+with k_{l-1} the mean number of presynaptic units that spiked (``SpikeCounter``); its floor is
+those bytes over the copy bandwidth measured with numpy. A step of many streams on the cpu
+backend's gemm kernel is bound by arithmetic: its floor is the time of its BLAS products alone
+(``gemm_floor_seconds``: the products ``CpuBackend.describe`` lists, on operands of their shapes).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def copy_bandwidth(megabytes: int = 256, repeat: int = 3) -> float:
+    """Bytes per second of numpy copying an array far larger than the caches (read + write)."""
+    src = np.ones(megabytes * (1 << 20) // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    np.copyto(dst, src)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best
+
+
+class SpikeCounter:
+    """Observer: mean number of units that spiked per layer per step (stream 0)."""
+
+    def __init__(self, layers: int):
+        self.totals = np.zeros(layers + 1)
+        self.steps = 0
+
+    def on_step(self, net):
+        for layer in range(len(self.totals)):
+            self.totals[layer] += float(np.count_nonzero(net.layer_state("spikes", layer)))
+        self.steps += 1
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.totals / max(1, self.steps)
+
+
+def step_floor_bytes(sizes, active, feedback: str = "fa") -> float:
+    """Bytes one learning step of one stream must move (see the module docstring)."""
+    L = len(sizes) - 1
+    total = 0.0
+    for h in range(L):
+        rows = active[h] * sizes[h + 1] * 4
+        total += rows + 2 * rows                     # forward read, plasticity read + write
+        total += 10 * sizes[h + 1] * 4               # state vectors
+    for h in range(L - 1):                           # feedback matrices, dense
+        n_src = sizes[h + 2] if feedback in ("fa", "bp") else sizes[L]
+        total += sizes[h + 1] * n_src * 4
+    return total
+
+
+def gemm_floor_seconds(sizes, streams: int, repeat: int = 5, products=None) -> float:
+    """Seconds of the BLAS products of one learning step of the gemm kernel, alone: ``products``
+    (a backend's ``describe(streams).products``), by default those of a network of ``sizes`` with
+    feedback fa and its weights stored for gemm, each on operands of its shapes and layouts."""
+    from ..spiking import gemm
+
+    if products is None:
+        products = gemm.step_products(sizes, streams, "fa", fortran=True)
+    rng = np.random.default_rng(0)
+    operands = [gemm.product_operands(p, rng) for p in products]
+
+    def run_all():
+        for p, (a, b, c) in zip(products, operands):
+            gemm.run_product(p, a, b, c, alpha=1e-3)
+
+    run_all()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run_all()
+        best = min(best, time.perf_counter() - t0)
+    return best
