@@ -1,4 +1,5 @@
-"""numpy (the specification) and the Numba CPU backend agree step by step; spikes are the counter-based draws."""
+"""What every backend does alike: spikes are the counter-based draws, decay is lazy and exact, streams sum
+their plasticity; every backend implements the Backend protocol and its scalars come from one core."""
 
 import numpy as np
 import pytest
@@ -6,73 +7,9 @@ import pytest
 from spikefa import rng
 from spikefa.spiking import SpikingNetwork, SpikingParams
 
-SMALL = dict(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3,
-             feedback_scale=0.5, test_streams=4)
+from test_spiking_agreement import SMALL, data, run_traced
 
-
-def data(n=40, n_in=20, classes=5, seed=0):
-    r = np.random.default_rng(seed)
-    return r.random((n, n_in)).astype(np.float32), r.integers(0, classes, n)
-
-
-class Trace:
-    """Observer keeping every variable of every layer at every step."""
-
-    def __init__(self):
-        self.steps, self.rows = [], []
-
-    def on_step(self, net):
-        L = net.params.n_layers
-        row = {("spikes", 0): net.layer_state("spikes", 0, stream=None).copy()}
-        for layer in range(1, L + 1):
-            for var in ("spikes", "V", "U", "mod"):
-                row[(var, layer)] = net.layer_state(var, layer, stream=None).copy()
-        self.steps.append(net.step)
-        self.rows.append(row)
-
-
-def run_traced(backend, n_images=40, **kw):
-    net = SpikingNetwork(SpikingParams(**{**SMALL, **kw, "backend": backend}))
-    trace = Trace()
-    net.add_observer(trace)
-    X, y = data()
-    net.train(X, y, n_images)
-    return net, trace
-
-
-def assert_same_run(ref, ref_trace, net, trace, rate: bool):
-    """Identical spikes (in spiking mode), and every variable and weight within float32 rounding."""
-    assert ref_trace.steps == trace.steps == list(range(1, -(-40 // ref.params.streams) * 5 + 1))
-    for t, (a, b) in enumerate(zip(ref_trace.rows, trace.rows)):
-        for key in a:
-            if key[0] == "spikes" and not rate:
-                assert np.array_equal(a[key], b[key]), f"spikes of layer {key[1]} differ at step {t + 1}"
-            else:
-                np.testing.assert_allclose(a[key], b[key], rtol=1e-4, atol=2e-5, err_msg=f"{key} at step {t + 1}")
-    for layer in range(1, ref.params.n_layers + 1):
-        np.testing.assert_allclose(ref.W[layer], net.W[layer], rtol=1e-4, atol=1e-6)
-        np.testing.assert_allclose(ref.b[layer], net.b[layer], rtol=1e-4, atol=1e-6)
-
-
-@pytest.mark.parametrize("kw", [
-    dict(feedback="fa"),
-    dict(feedback="bp", streams=5),
-    dict(feedback="direct", sparse=0.4),
-    dict(feedback="none", phi="linear"),
-    dict(feedback="fa", mode="rate", streams=2),
-], ids=["fa", "bp-5streams", "direct-sparse", "shallow-linear", "rate-2streams"])
-def test_cpu_matches_numpy_step_by_step(kw):
-    ref, ref_trace = run_traced("numpy", **kw)
-    cpu, cpu_trace = run_traced("cpu", **kw)
-    assert_same_run(ref, ref_trace, cpu, cpu_trace, kw.get("mode") == "rate")
-    # learning happened, and the masked synapses stayed removed
-    assert not np.allclose(cpu.W[3], SpikingNetwork(SpikingParams(**{**SMALL, **kw})).W[3])
-    if kw.get("sparse"):
-        for layer in range(1, 4):
-            assert np.all(cpu.W[layer][~cpu.masks[layer]] == 0)
-    if kw.get("feedback") == "none":
-        fresh = SpikingNetwork(SpikingParams(**{**SMALL, **kw}))
-        assert np.array_equal(cpu.W[1], fresh.W[1]) and np.array_equal(cpu.W[2], fresh.W[2])
+# The step-by-step agreement of every backend with the numpy reference: test_spiking_agreement.py.
 
 
 def test_spikes_are_the_counter_based_draws():
@@ -170,3 +107,113 @@ def test_rate_mode_with_tau_1_is_per_example_feedback_alignment(backend):
     for layer in (1, 2, 3):
         expected = W[layer] + p.eta * np.outer(d[layer] * h[layer] * (1 - h[layer]), h[layer - 1])
         np.testing.assert_allclose(net.W[layer], expected, rtol=1e-5, atol=1e-7)
+
+
+def test_every_backend_implements_the_protocol():
+    """numpy, cpu and cuda are protocol.Backend, each with its own code for every member."""
+    from spikefa.spiking.backends import CpuBackend, NumpyBackend
+    from spikefa.spiking.protocol import MEMBERS, Backend
+
+    classes = [NumpyBackend, CpuBackend]
+    try:
+        from spikefa.spiking.cuda import CudaBackend
+
+        classes.append(CudaBackend)
+    except ImportError:        # numba without CUDA support: nothing to check
+        pass
+    for cls in classes:
+        for name in MEMBERS:
+            if callable(getattr(Backend, name, None)):
+                assert getattr(cls, name) is not getattr(Backend, name), f"{cls.__name__}.{name}"
+    for backend in ("numpy", "cpu"):
+        net = SpikingNetwork(SpikingParams(**{**SMALL, "backend": backend}))
+        assert isinstance(net.backend, Backend)
+        assert all(hasattr(net.backend, name) for name in MEMBERS)
+
+
+def test_describe_says_what_a_step_runs():
+    from spikefa.spiking import gemm
+
+    X, y = data()
+    numpy_ = SpikingNetwork(SpikingParams(**{**SMALL, "backend": "numpy"})).backend.describe(1)
+    assert numpy_.kernel == "numpy" and numpy_.products == () and numpy_.first_call == "-"
+    rows = SpikingNetwork(SpikingParams(**SMALL))
+    rows.train(X, y, 1)
+    info = rows.backend.describe(1)
+    assert (info.kernel, info.threads, info.products) == ("spike-rows", "rows/1", ())
+    assert info.first_call in ("cache", "compiled")
+    net = SpikingNetwork(SpikingParams(**{**SMALL, "streams": 8, "cpu_kernel": "gemm"}))
+    info = net.backend.describe(8)
+    assert info.kernel == "gemm" and info.threads.startswith("gemm/")
+    assert [p.job for p in info.products] == ["forward"] * 3 + ["feedback"] * 2 + ["plasticity"] * 3
+    assert [p.layer for p in info.products] == [0, 1, 2, 1, 0, 0, 1, 2]
+    assert info.products[0][2:] == (8, 16, 20, False, 0.0)     # A (8 x 16) = s (8 x 20) W^T
+    assert info.products[-1][2:] == (12, 10, 8, True, 1.0)    # WT (12 x 10) += s^T D, over 8 streams
+    shallow = SpikingNetwork(SpikingParams(**{**SMALL, "streams": 8, "cpu_kernel": "gemm", "feedback": "none"}))
+    assert "feedback" not in [p.job for p in shallow.backend.describe(8).products]
+    # each product runs as the step runs it: c <- alpha a op(b) + beta c
+    rng = np.random.default_rng(1)
+    for p in info.products:
+        a, b, c = gemm.product_operands(p, rng)
+        c += 1
+        expected = 0.5 * a @ (b.T if p.trans_b else b) + p.beta * c
+        gemm.run_product(p, a, b, c, alpha=0.5)
+        np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_core_scalars_compiled_for_the_host_match_plain_python():
+    from spikefa.spiking import core, host
+
+    f = np.float32
+    K = host.K
+    for v in (f(-3.5), f(0.0), f(0.7), f(12.0)):
+        np.testing.assert_allclose(K.sigmoid(v), core.sigmoid(v), rtol=1e-6)
+        np.testing.assert_allclose(K.phi(v, 0), np.tanh(v), rtol=1e-6)
+        assert K.phi(v, 1) == v
+        assert K.leak(v, f(0.25), f(0.9)) == core.leak(v, f(0.25), f(0.9))
+        assert K.plasticity_factor(v, f(0.3)) == core.plasticity_factor(v, f(0.3))
+        assert K.bias_step(v, f(2.0), f(1e-3), f(1e-8)) == core.bias_step(v, f(2.0), f(1e-3), f(1e-8))
+    seed, t, key = np.uint64(7), np.uint64(11), np.uint64(core.stream_key(2, 3, 1))
+    assert core.stream_key(2, 3, 1) == rng.layer_key(2, 3, 1) == K.stream_key(2, 3, 1)
+    u = rng.uniform(7, 11, rng.layer_key(2, 3, 1), np.arange(5))
+    assert [K.uniform(seed, t, key, i) for i in range(5)] == list(u)
+    assert [K.sample(f(0.5), False, seed, t, key, i) for i in range(5)] == list((u < 0.5).astype(np.float32))
+    assert K.sample(f(0.3), True, seed, t, key, 0) == f(0.3)
+    assert K.input_probability(f(1.0)) == f(0.95) and K.input_probability(f(0.5)) == f(0.5)
+    assert [K.class_target(i, 2, 3) for i in range(10)] == [0, 0, 0, 0, 0, 0, 1, 1, 1, 0]
+    assert K.decayed_scale(1.0, f(1e-8)) == core.decayed_scale(1.0, f(1e-8)) < 1.0
+    assert K.plasticity_coef(f(1e-3), 0.5) == core.plasticity_coef(f(1e-3), 0.5) == f(2e-3)
+    assert K.must_fold(0.49) and not K.must_fold(0.5)
+
+
+def test_kernels_take_their_scalars_and_codes_from_one_place():
+    """No kernel retypes a per-step scalar of core.py or compares a mode with a bare number; gemm.py
+    imports no private name of cpu.py, nor the benchmark of gemm.py."""
+    import ast
+    import io
+    import re
+    import tokenize
+    from pathlib import Path
+
+    def code_of(path):      # the source without its strings and comments
+        tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
+        return "".join(t.string for t in tokens if t.type not in (tokenize.STRING, tokenize.COMMENT))
+
+    root = Path(__file__).resolve().parent.parent / "spikefa"
+    kernels = [root / "spiking" / name for name in ("cpu.py", "gemm.py", "cuda.py", "host.py")]
+    retyped = ("0.95", "hash_uniform(", "(np.float32(1.0)-p)", "1.0-np.float64(gamma)", "math.exp(-", "np.exp(-v)",
+               "<<np.uint64(8)", "np.float64(eta)/")
+    mode_number = re.compile(r"(kind|fb|feedback|phi|readout|purpose)\w*[!=]=\d")
+    for path in kernels:
+        source = code_of(path)
+        for text in retyped:
+            assert text not in source, f"{path.name} retypes {text!r}: use core.py"
+        assert not mode_number.search(source), f"{path.name}: {mode_number.search(source).group(0)}"
+    for path, module in ((root / "spiking" / "gemm.py", "cpu"), (root / "bench" / "spiking.py", "gemm"),
+                         (root / "bench" / "_floor.py", "gemm")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == module:
+                assert not [a.name for a in node.names if a.name.startswith("_")], path.name
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == module:
+                assert not node.attr.startswith("_"), f"{path.name}: {module}.{node.attr}"

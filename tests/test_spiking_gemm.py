@@ -1,4 +1,5 @@
-"""The cpu backend's gemm kernel (BLAS products over all streams) agrees with the numpy reference."""
+"""The cpu backend's gemm kernel (BLAS products over all streams): when it is picked, its BLAS threads, and
+that its steps allocate nothing."""
 
 import numpy as np
 import pytest
@@ -6,47 +7,9 @@ import pytest
 from spikefa.spiking import SpikingNetwork, SpikingParams
 from spikefa.spiking.backends import GEMM_MIN_STREAMS
 
-from test_spiking_backends import SMALL, Trace, assert_same_run, data, run_traced
+from test_spiking_agreement import SMALL, data
 
-
-def c_ordered(net):
-    """Store the weights row-major again: the layout the gemm kernel meets after spike-rows training."""
-    w = net.weights
-    for h in range(len(w.WT)):
-        w.WT[h] = np.ascontiguousarray(w.WT[h])
-        if w.maskT[h] is not None:
-            w.maskT[h] = np.ascontiguousarray(w.maskT[h])
-
-
-@pytest.mark.parametrize("kw", [
-    dict(feedback="fa", streams=8),
-    dict(feedback="bp", streams=9),
-    dict(feedback="direct", sparse=0.4, streams=8),
-    dict(feedback="none", phi="linear", streams=8),
-    dict(feedback="fa", mode="rate", streams=8),
-    dict(feedback="bp", streams=8, layout="C"),
-    dict(feedback="fa", sparse=0.3, streams=8, layout="C"),
-], ids=["fa", "bp-9streams", "direct-sparse", "shallow-linear", "rate", "bp-row-major", "fa-sparse-row-major"])
-def test_gemm_matches_numpy_step_by_step(kw):
-    kw = dict(kw)
-    layout = kw.pop("layout", "F")
-    ref, ref_trace = run_traced("numpy", **kw)
-    net = SpikingNetwork(SpikingParams(**{**SMALL, **kw, "backend": "cpu", "cpu_kernel": "gemm"}))
-    assert net.weights.WT[1].flags.f_contiguous and not net.weights.WT[1].flags.c_contiguous
-    if layout == "C":
-        c_ordered(net)
-    trace = Trace()
-    net.add_observer(trace)
-    X, y = data()
-    net.train(X, y, 40)
-    assert net.backend.kernel_for(net.params.streams) == "gemm"
-    assert_same_run(ref, ref_trace, net, trace, kw.get("mode") == "rate")
-    if kw.get("sparse"):
-        for layer in range(1, ref.params.n_layers + 1):
-            assert np.all(net.W[layer][~net.masks[layer]] == 0)
-    assert not np.allclose(net.W[3], SpikingNetwork(SpikingParams(**{**SMALL, **kw})).W[3])
-    X_test, y_test = data(n=24, seed=5)
-    assert np.array_equal(ref.predict(X_test), net.predict(X_test))
+# The gemm kernel's step-by-step agreement with the numpy reference: test_spiking_agreement.py.
 
 
 def test_auto_picks_gemm_only_for_many_streams_on_large_layers():
