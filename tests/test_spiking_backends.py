@@ -162,7 +162,7 @@ def test_describe_says_what_a_step_runs():
 
 
 def test_core_scalars_compiled_for_the_host_match_plain_python():
-    from spikefa.spiking import core, host
+    from spikefa.spiking import core, host, reference
 
     f = np.float32
     K = host.K
@@ -179,6 +179,7 @@ def test_core_scalars_compiled_for_the_host_match_plain_python():
     assert [K.uniform(seed, t, key, i) for i in range(5)] == list(u)
     assert [K.sample(f(0.5), False, seed, t, key, i) for i in range(5)] == list((u < 0.5).astype(np.float32))
     assert K.sample(f(0.3), True, seed, t, key, 0) == f(0.3)
+    assert core.INPUT_CAP == reference.INPUT_CAP
     assert K.input_probability(f(1.0)) == f(0.95) and K.input_probability(f(0.5)) == f(0.5)
     assert [K.class_target(i, 2, 3) for i in range(10)] == [0, 0, 0, 0, 0, 0, 1, 1, 1, 0]
     assert K.decayed_scale(1.0, f(1e-8)) == core.decayed_scale(1.0, f(1e-8)) < 1.0

@@ -35,3 +35,12 @@ READOUT_CODES = {name: READOUTS.index(name) for name in READOUTS}
 assert FEEDBACK_CODES == {"fa": FEEDBACK_FA, "bp": FEEDBACK_BP, "direct": FEEDBACK_DIRECT, "none": FEEDBACK_NONE}
 assert PHI_CODES == {"tanh": PHI_TANH, "linear": PHI_LINEAR}
 assert READOUT_CODES == {"spikes": READOUT_SPIKES, "rate": READOUT_RATE, "psp": READOUT_PSP}
+
+
+def readout_array(readout: int, spikes, P, V):
+    """What the votes add up under ``readout``: the output spikes, sigma(V_L) or V_L."""
+    if readout == READOUT_RATE:
+        return P
+    if readout == READOUT_PSP:
+        return V
+    return spikes

@@ -10,6 +10,10 @@ decay's float64 scale uses it as it is).
 
 All arithmetic is float32 except the decay scale (float64); the order of every operation is the
 reference's, so the backends agree to float32 rounding and draw the same spikes.
+
+Numba's cache keys a compiled kernel on its own file only: after editing this file (or rng.py),
+touch host.py, cpu.py and gemm.py (or delete spikefa/spiking/__pycache__/*.nbi) so that their
+cached kernels are compiled again with the new scalars. An installed release has fresh files.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from numba import cuda
 
 from . import bundles, core
 from ..errors import ConfigError
-from .codes import FEEDBACK_BP, FEEDBACK_FA, FEEDBACK_NONE, READOUT_SPIKES
+from .codes import FEEDBACK_BP, FEEDBACK_FA, FEEDBACK_NONE, READOUT_SPIKES, readout_array
 from .params import SpikingParams
 from .protocol import Backend, StepInfo
 from .state import F32, StreamState, Weights
@@ -267,7 +267,7 @@ class CudaBackend(Backend):
                                              st.V[h], st.P[h], st.s[h + 1], o.tau, o.seed, t, h + 1, blk.purpose,
                                              o.rate)
             grid, block = _blocks(S * counts.shape[2])
-            votes = (st.s[L], st.P[L - 1], st.V[L - 1])[blk.readout]
+            votes = readout_array(blk.readout, st.s[L], st.P[L - 1], st.V[L - 1])
             _votes_kernel[grid, block](votes, d_counts, i_img - first, o.g)
             if not blk.learn:  # the feedback path only drives plasticity
                 continue

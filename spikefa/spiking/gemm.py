@@ -34,7 +34,7 @@ from numba import njit
 from scipy.linalg import blas
 
 from . import core
-from .codes import FEEDBACK_BP, FEEDBACK_CODES, FEEDBACK_FA, FEEDBACK_NONE, PHI_TANH
+from .codes import FEEDBACK_BP, FEEDBACK_CODES, FEEDBACK_FA, FEEDBACK_NONE, PHI_TANH, readout_array
 from .host import K, bias_and_factor, count_votes, draw_input
 from .protocol import Product
 
@@ -209,7 +209,7 @@ class GemmStep:
                 np.copyto(z.sT[h + 1], st.s[h + 1].T)
             if block.learn:
                 self._feedback(st, z, L, opts, labels[i_img])
-            count_votes((st.s[L], st.P[L - 1], st.V[L - 1])[block.readout], counts[i_img], g)
+            count_votes(readout_array(block.readout, st.s[L], st.P[L - 1], st.V[L - 1]), counts[i_img], g)
             if block.learn:
                 for h in range(L):
                     if not w.learns[h]:
