@@ -1,13 +1,15 @@
 """The numpy and cpu backends of protocol.Backend; cuda lives in cuda.py (imported on demand).
 
 A backend runs a block of steps on a StreamState (``run``), finds NaN/inf in the state
-(``nonfinite``), and for cuda moves the network's arrays between host and device
-(``to_device``/``to_host``; no-ops here, where the host arrays are the state).
+(``nonfinite``), says what a step runs (``describe``), and for cuda moves the network's arrays
+between host and device (``to_device``/``to_host``; no-ops here, where the host arrays are the
+state). The cpu backend hands its kernels the typed bundles of bundles.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numpy as np
 
@@ -163,8 +165,6 @@ class CpuBackend(NumpyBackend):
         """The kernel S = ``streams`` streams run; gemm's BLAS products (gemm.step_products) and
         threads (OpenBLAS's: all cores unless OPENBLAS_NUM_THREADS or params.threads say otherwise);
         spike-rows' Numba threads."""
-        import os
-
         if self.kernel_for(streams) == "gemm":
             from . import gemm
 
