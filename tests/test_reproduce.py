@@ -62,6 +62,10 @@ def test_claims_read_our_numbers_from_run_files(tmp_path):
                       full_size_only=True)
     missed = rp.evaluate(strict, runs, quick=True)
     assert missed.status == "missed" and "quick" in missed.note
+    explained = rp.Claim("x", "Fig. 0", "a ends lower", "0.1", rp.Metric("a", "nse"), rp.Check("<", 0.1),
+                         missed_because="see the ablation")
+    assert rp.evaluate(explained, runs, quick=False).note == "see the ablation"
+    assert rp.evaluate(explained, runs, quick=True).note == ""       # a quick miss proves nothing
     absent = rp.evaluate(rp.Claim("x", "Fig. 0", "c", "1", rp.Metric("c", "nse"), rp.Check("<", 1)), runs, False)
     assert absent.status == "no data" and math.isnan(absent.mean)
 

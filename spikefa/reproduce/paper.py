@@ -111,7 +111,9 @@ CLAIMS: list[Claim] = [
     Claim("fig3a", "Fig. 3a", "FA with 50% of W and B removed: test error", "2.4%", _err("fa_sparse"),
           Check("<=", 2.4), unit="%", full_size_only=True),
     Claim("fig3a", "Fig. 3a", "FA matches backprop (test error, FA ÷ BP)", "0.88 (2.1/2.4)",
-          Ratio(_err("fa"), _err("bp")), Check("<=", 1.1)),
+          Ratio(_err("fa"), _err("bp")), Check("<=", 1.1),
+          missed_because="FA leads early (FA ÷ BP 0.81 after one epoch, as the paper's 0.88) and backprop "
+                         "passes it as both train on to backprop's best; see FA against backprop along training"),
     Claim("fig3a", "Fig. 3a", "Shallow learning is far worse (test error, shallow ÷ FA)", "far worse",
           Ratio(_err("shallow"), _err("fa")), Check(">=", 1.5)),
     Claim("fig3a", "Fig. 3b", "angle(δFA, δBP) falls below 90° and stays (last block mean)", "< 90°",
@@ -123,7 +125,9 @@ CLAIMS: list[Claim] = [
           TTest(_nse("bp4"), _nse("bp3")), Check("<", 0.01), full_size_only=True),
     Claim("fig3d", "Fig. 3d", "FA performs as well as backprop, 4 layers, read strictly (final NSE, FA ÷ BP; "
           "backprop's 4-layer net fits the 4-layer target to float rounding, see the ablation)", "as well",
-          Ratio(_nse("fa4"), _nse("bp4")), Check("<=", 1.5)),
+          Ratio(_nse("fa4"), _nse("bp4")), Check("<=", 1.5),
+          missed_because="backprop's NSE is float rounding, so any residue of FA is a large ratio; the "
+                         "ratio is above 1.5 in every arm of the ablation, and the next row's reading holds"),
     Claim("fig3d", "Fig. 3d", "FA performs as well as backprop, 4 layers, read on the figure's linear scale: "
           "4-layer FA ends with 4-layer backprop, not with the 3-layer nets (share of the gap BP3 − BP4 that "
           "FA4 leaves open; 0 = on BP4, 1 = on BP3)", "as well",
