@@ -52,10 +52,12 @@ def test_quick_bench_prints_references_machine_and_streams_but_no_targets(capsys
 def test_target_lines_give_value_measured_and_verdict():
     lines = bench.target_lines({"cpu_floor": 1.2, "cpu_numpy": 4.0}, quick=False)
     assert lines[0].startswith("targets")
-    floor, numpy_, streams = lines[1:]
-    assert "<= 1.5" in floor and "measured 1.20" in floor and floor.endswith(": met")
+    floor, numpy_, streams, blas, torch_ = lines[1:]
+    assert "<= 1.3" in floor and "measured 1.20" in floor and floor.endswith(": met")
     assert ">= 5" in numpy_ and "measured 4.00" in numpy_ and numpy_.endswith("not met")
     assert "S=32 over S=1" in streams and "not measured" in streams
+    assert "BLAS products alone" in blas and "<= 1.1" in blas and "not measured" in blas
+    assert "PyTorch" in torch_ and ">= 2" in torch_ and "not measured" in torch_
     loaded = bench.target_lines({"cpu_floor": 1.2}, quick=False, loaded=True)
     assert "met (under load: not conclusive)" in loaded[1]
     assert bench.target_lines({"cpu_floor": 1.2}, quick=True) == [bench.QUICK_NOTE]
@@ -83,3 +85,50 @@ def test_streams_option_takes_a_list_and_always_measures_one_stream():
     for bad in ("0", "x"):
         with pytest.raises(ConfigError):
             bench.parse_streams(bad)
+
+
+def test_the_pytorch_step_is_the_reference_step_and_the_bench_compares_with_it(capsys):
+    """The PyTorch comparison times the same step as spikefa's: drawing its spikes from the
+    reference's uniforms, one learning step of it gives the reference's spikes, V, U and weights;
+    and the bench prints the comparison and its target."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    from spikefa.bench import _torch
+    from spikefa.rng import layer_key, uniform
+    from spikefa.spiking import reference
+    from spikefa.spiking.params import SpikingParams
+    from spikefa.spiking.state import new_streams, new_weights
+
+    sizes, S = (6, 5, 4, 20), 2
+    net = _torch.TorchSpikingStep(sizes, streams=S, units_per_class=2, init_scale=1.0, feedback_scale=0.5)
+    params = SpikingParams(sizes=sizes, units_per_class=2, streams=S, eta=1e-3, gamma=1e-8)
+
+    def draw(p, out, layer):
+        u = np.stack([uniform(params.seed, 0, layer_key(layer, k, 0), np.arange(p.shape[1])) for k in range(S)])
+        out.copy_((torch.from_numpy(u.astype(np.float32)) < p).float())
+    net.draw = draw
+    w = new_weights(params)
+    for h in range(3):
+        w.WT[h][...] = net.W[h].numpy().T
+        w.scale[h] = 1.0
+        w.b[h][...] = 0
+    for h in range(2):
+        w.B[h][...] = net.B[h].numpy()
+    st = new_streams(sizes, S)
+    labels = np.array([k % 10 for k in range(S)])          # TorchSpikingStep's targets
+    before = [W.numpy().copy() for W in net.W]
+    net.step()
+    reference.step(params, w, st, net.x.numpy(), labels, 0, True)
+    for h in range(3):
+        np.testing.assert_array_equal(net.s[h + 1].numpy(), st.s[h + 1])
+        np.testing.assert_allclose(net.V[h].numpy(), st.V[h], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(net.U[h].numpy(), st.U[h], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(net.W[h].numpy() - before[h], w.scale[h] * w.WT[h].T - before[h], atol=1e-6)
+    assert any(np.abs(net.W[h].numpy() - before[h]).max() > 0 for h in range(3))   # it learned
+
+    from spikefa.cli import main
+
+    assert main(["bench", "spiking", "--quick", "--backends", "cpu", "--streams", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "PyTorch" in out and "PyTorch / spikefa" in out

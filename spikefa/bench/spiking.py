@@ -26,6 +26,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..progress import format_table
+from . import _torch
 from ._floor import SpikeCounter, copy_bandwidth, gemm_floor_seconds, step_floor_bytes
 from ._machine import CpuUse, cpu_model, cpu_use_lines, machine_lines, under_load, usable_cores  # noqa: F401
 
@@ -36,9 +37,11 @@ TARGET_STREAMS = 32                # the S of the speed-up target
 
 # (name, what is compared, "<=" or ">=", target value): each printed with its measured value
 TARGETS = (
-    ("cpu_floor", "cpu, one stream: ms/step over its memory floor", "<=", 1.5),
+    ("cpu_floor", "cpu, one stream: ms/step over its memory floor", "<=", 1.3),
     ("cpu_numpy", "cpu speed-up over the numpy reference", ">=", 5.0),
     ("cpu_streams", f"cpu image-steps/s, S={TARGET_STREAMS} over S=1", ">=", 10.0),
+    ("cpu_blas", f"cpu, S={TARGET_STREAMS} streams: ms/step over its BLAS products alone", "<=", 1.1),
+    ("cpu_torch", "cpu, one stream: speed-up over the same step in PyTorch", ">=", 2.0),
 )
 QUICK_NOTE = "targets are for the full-size network; run without --quick"
 
@@ -98,6 +101,12 @@ def reference_lines(backends, bandwidth: float, streams) -> list[str]:
         lines.append("  BLAS      the gemm kernel's three BLAS products per layer timed alone (same shapes and "
                      "layouts), the floor of a step of many streams")
     lines.append("  S = 1     each S's image-steps/s over the same backend's with one stream")
+    if _torch.available():
+        lines.append(f"  PyTorch   the same learning step in plain PyTorch {_torch.version()} on the CPU "
+                     "(spikefa/bench/_torch.py: float32, in place, no autograd), same threads, S = 1 and "
+                     f"{TARGET_STREAMS}")
+    else:
+        lines.append("  PyTorch   not installed: not compared (pip install torch to compare)")
     return lines
 
 
@@ -118,6 +127,30 @@ def target_lines(measured: dict, quick: bool, loaded: bool = False) -> list[str]
             verdict += " (under load: not conclusive)"
         lines.append(f"  {what}: target {op} {value:g}, measured {got:.2f}: {verdict}")
     return lines
+
+
+def torch_comparison(results: dict, sizes, quick: bool, cores: int) -> list[dict]:
+    """Time the PyTorch step at S = 1 and TARGET_STREAMS on as many threads as the cpu backend
+    used; adds ``torch_S<S>`` to ``results`` and returns the table's rows."""
+    rows = []
+    for S in (1, TARGET_STREAMS):
+        ours = results.get("cpu" if S == 1 else f"cpu_S{S}")
+        if ours is None:
+            continue
+        steps = (20 if quick else 60) if S == 1 else (4 if quick else 10)
+        ms = 1e3 * _torch.seconds_per_step(sizes, S, steps, threads=_threads_of(ours, cores),
+                                           units_per_class=10 if quick else 100)
+        results[f"torch_S{S}"] = {"ms_per_step": ms}
+        rows.append({"S": S, "torch threads": _threads_of(ours, cores), "PyTorch ms/step": ms,
+                     "spikefa cpu ms/step": ours["ms_per_step"], "PyTorch / spikefa": ms / ours["ms_per_step"]})
+    return rows
+
+
+def _threads_of(result: dict, cores: int) -> int:
+    """The thread count in the cpu backend's "kernel/threads" description ("rows/2" -> 2)."""
+    text = str(result.get("threads") or "")
+    tail = text.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else cores
 
 
 def parse_streams(value) -> tuple[int, ...]:
@@ -186,6 +219,7 @@ def main(args) -> int:
             if S > 1 and m["products"]:     # the BLAS products of the kernel S streams ran (gemm)
                 blas_ms = 1e3 * gemm_floor_seconds(sizes, S, products=m["products"])
                 blas_ratio = m["ms_per_step"] / blas_ms
+                m["blas_ms"] = blas_ms
             stream_rows.append({"backend": backend, "S": S, "kernel/threads": m["threads"] or "-",
                                 "ms/step": m["ms_per_step"], "image-steps/s": round(m["image_steps_per_s"]),
                                 "over S=1": m["image_steps_per_s"] / r["image_steps_per_s"],
@@ -197,14 +231,22 @@ def main(args) -> int:
         print(format_table(stream_rows, "S streams side by side (pick S by image-steps/s; over S=1 = the speed-up "
                                         "over one stream; BLAS = the gemm kernel's products alone)"))
 
+    torch_rows = torch_comparison(results, sizes, quick, cores) if "cpu" in results and _torch.available() else []
+    if torch_rows:
+        print(format_table(torch_rows, "the same step in PyTorch (its own random numbers; timed only)"))
+
     measured = {}
     if "cpu" in results:
         measured["cpu_floor"] = results["cpu"]["ms_per_step"] / results["cpu"]["floor_ms"]
         if "numpy" in results:
             measured["cpu_numpy"] = results["numpy"]["ms_per_step"] / results["cpu"]["ms_per_step"]
-        if f"cpu_S{TARGET_STREAMS}" in results:
-            measured["cpu_streams"] = (results[f"cpu_S{TARGET_STREAMS}"]["image_steps_per_s"]
-                                       / results["cpu"]["image_steps_per_s"])
+        wide = results.get(f"cpu_S{TARGET_STREAMS}")
+        if wide is not None:
+            measured["cpu_streams"] = wide["image_steps_per_s"] / results["cpu"]["image_steps_per_s"]
+            if wide.get("blas_ms"):
+                measured["cpu_blas"] = wide["ms_per_step"] / wide["blas_ms"]
+        if "torch_S1" in results:
+            measured["cpu_torch"] = results["torch_S1"]["ms_per_step"] / results["cpu"]["ms_per_step"]
     if "cpu" in results:
         print(f"cpu / floor = {measured['cpu_floor']:.2f}")
     if "cpu_numpy" in measured:
