@@ -10,6 +10,7 @@ from spikefa.config import load_model
 from spikefa.errors import ConfigError, DataError
 from spikefa.runner import run_model
 from spikefa.spiking import SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
+from small_models import small_spiking
 
 PARAMS = SpikingParams(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3,
                        feedback_scale=0.5, streams=2, test_streams=4, sparse=0.2, seed=3)
@@ -58,24 +59,7 @@ def test_checkpoint_errors(tmp_path):
         load_checkpoint(str(other))
 
 
-MODEL = """
-experiment = "spiking"
-seed = 2
-[network]
-sizes = [144, 40, 30]
-units_per_class = 3
-eta = 0.03
-backend = "cpu"
-[data]
-dataset = "synthetic"
-synthetic_train = 200
-synthetic_test = 60
-[train]
-images = 240
-eval_every = 80
-checkpoint_every = 40
-checkpoint_min_s = 0
-"""
+MODEL = small_spiking()
 
 
 def test_experiment_resume_continues_the_same_run(tmp_path):

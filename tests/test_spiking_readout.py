@@ -19,6 +19,7 @@ from spikefa.spiking import SpikingNetwork, SpikingParams, load_checkpoint, save
 from spikefa.spiking.network import TEST
 from spikefa.spiking.params import READOUTS
 from spikefa.spiking.state import new_streams
+from small_models import small_spiking
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(sizes=(20, 16, 12, 10), units_per_class=2, eta=0.05, gamma=1e-3, init_scale=0.3, bias_scale=0.5,
@@ -210,31 +211,11 @@ def test_setting_eta_equals_starting_with_it(backend, kernel, tmp_path):
         b.eta = float("nan")
 
 
-MODEL = """
-experiment = "spiking"
-seed = 2
-[network]
-sizes = [144, 40, 30]
-units_per_class = 3
-eta = 0.03
-backend = "cpu"
-[data]
-dataset = "synthetic"
-synthetic_train = 260
-synthetic_test = 60
-validation_size = 60
-[train]
-images = 240
-eval_every = 40
-checkpoint_every = 40
-checkpoint_min_s = 0
-test_steps = 20
-test_readout = "rate"
-test_carry = true
-eta_drop_factor = 0.5
-eta_drop_patience = 1
-eta_drop_min_delta = 0.5
-"""
+MODEL = small_spiking(
+    data={"synthetic_train": 260, "validation_size": 60},
+    train={"eval_every": 40, "test_steps": 20, "test_readout": "rate", "test_carry": True,
+           "eta_drop_factor": 0.5, "eta_drop_patience": 1, "eta_drop_min_delta": 0.5},
+)
 
 
 def test_schedule_drops_eta_on_the_validation_error_and_resumes(tmp_path):
@@ -316,21 +297,21 @@ CUDA = textwrap.dedent("""
 """)
 
 
-def test_cuda_simulator_agrees():
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+def _cuda_agrees(simulator: bool) -> None:
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1" if simulator else "0"}
     result = subprocess.run([sys.executable, "-c", CUDA], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agree" in result.stdout
+
+
+def test_cuda_simulator_agrees():
+    _cuda_agrees(simulator=True)
 
 
 @pytest.mark.skipif(os.environ.get("SPIKEFA_GPU_TESTS") != "1", reason="needs an NVIDIA GPU (SPIKEFA_GPU_TESTS=1)")
 def test_real_gpu_agrees():
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
-    result = subprocess.run([sys.executable, "-c", CUDA], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "agree" in result.stdout
+    _cuda_agrees(simulator=False)
 
 
 def test_eval_command_takes_the_readout_and_carry(tmp_path):
