@@ -11,6 +11,7 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from ..runfile.series import confusion_groups
 from . import metrics, style
 
 MATRIX_W, RATES_W, ROW_H = 4.6, 2.4, 4.0      # inches
@@ -20,21 +21,7 @@ MISSING = ("no confusion matrix: the file has no /results/<arm>/confusion; the s
            "it finished lacks it")
 
 
-def found(h5: h5py.File) -> dict[str, h5py.Group]:
-    """arm -> the /results group holding its ``confusion`` (in file order)."""
-    out: dict[str, h5py.Group] = {}
-    if "results" not in h5:
-        return out
-
-    def visit(group: h5py.Group, prefix: str):
-        if "confusion" in group and isinstance(group["confusion"], h5py.Dataset):
-            out[prefix] = group
-        for key, value in group.items():
-            if isinstance(value, h5py.Group):
-                visit(value, f"{prefix}/{key}" if prefix else key)
-
-    visit(h5["results"], "")
-    return out
+found = confusion_groups     # arm -> the /results group holding its confusion
 
 
 def has_data(h5: h5py.File) -> bool:

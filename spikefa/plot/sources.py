@@ -30,7 +30,7 @@ import numpy as np
 from ..errors import DataError
 from ..runfile import open_read
 from ..runfile.merge import add_seeds, copy_attrs, memory_file, open_chain
-from ..runfile.series import arms
+from ..runfile.series import arms, confusion_groups
 
 SWEEP_INDEX = "sweep.json"
 
@@ -155,7 +155,7 @@ def open_sweep(folder: str) -> h5py.File:
         dst.attrs["sweep"] = os.fspath(folder)
         last_evals: dict[str, list] = {}
         for label, f in joined:
-            for arm, g in found_confusions(f).items():
+            for arm, g in confusion_groups(f).items():
                 last_evals.setdefault(_arm_name(label, arm, same_single_arm), []).append(g)
             for arm, groups in arms(f).items():
                 add_seeds(dst, _arm_name(label, arm, same_single_arm), f, groups, seeds)
@@ -179,11 +179,6 @@ def _arm_name(label: str, arm: str, same_single_arm: bool) -> str:
     """A sweep's arm: the swept values, and the run's arm where the runs have several or not the same."""
     return label if (same_single_arm and label) else "/".join(p for p in (label, arm) if p)
 
-
-def found_confusions(h5: h5py.File) -> dict:
-    from .confusion import found
-
-    return found(h5)
 
 
 def _short_names(keys: list[str]) -> dict[str, str]:

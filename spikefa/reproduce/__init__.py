@@ -24,7 +24,8 @@ from ..errors import ConfigError, OutputError
 from ..sweep import mark_finished_tasks, run_sweeps
 from .checks import Check, Claim, ClaimResult, evaluate, format_ours
 from .extract import AtExamples, GapShare, Metric, Ratio, Runs, Summary, TTest, seed_arrays
-from .paper import CLAIMS, PARTS, Part, part_names
+from .paper import CLAIMS, PARTS, part_names
+from .part import Part
 from .parts import models_dir, parse_part_sets, part_sizes, plan_parts, select_parts
 from .report import REPORT_NAME, PartReport, _command_line, _duration, machine_info, render_report, versions
 from .runs import compact_run, draw_figures, merge_runs, projected_seconds, reuse_finished_runs

@@ -12,7 +12,7 @@ from ..runfile import seed_arrays, seed_series
 from ..sweep import SweepPlan
 
 if TYPE_CHECKING:
-    from .paper import Part
+    from .part import Part
 
 
 @dataclass

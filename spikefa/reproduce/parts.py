@@ -6,7 +6,8 @@ import os
 
 from ..errors import ConfigError
 from ..sweep import SweepPlan, plan_sweep
-from .paper import PARTS, Part
+from .paper import PARTS
+from .part import Part
 
 
 def models_dir() -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..sweep import SweepOutcome, SweepPlan, summarize, summary_table
 from .checks import ClaimResult, format_ours
-from .paper import Part
+from .part import Part
 
 REPORT_NAME = "report.md"
 

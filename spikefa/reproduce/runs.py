@@ -8,7 +8,7 @@ import os
 from ..errors import SpikefaError
 from ..runfile import compact_run, merge_runs, run_state
 from ..sweep import SweepPlan
-from .paper import Part
+from .part import Part
 
 __all__ = ["compact_run", "merge_runs", "reuse_finished_runs", "projected_seconds", "draw_figures"]
 

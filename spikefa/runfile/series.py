@@ -135,3 +135,20 @@ def seed_series(path: str, arm: str, metric: str) -> list[Series]:
 def seed_arrays(path: str, arm: str, metric: str) -> list:
     """``/metrics/<arm>/<metric>`` of every seed in one run file (one array for a single-seed arm)."""
     return [s.values[0] for s in seed_series(path, arm, metric)]
+
+
+def confusion_groups(h5: h5py.File) -> dict[str, h5py.Group]:
+    """arm -> the /results group holding its ``confusion`` (in file order)."""
+    out: dict[str, h5py.Group] = {}
+    if "results" not in h5:
+        return out
+
+    def visit(group: h5py.Group, prefix: str):
+        if "confusion" in group and isinstance(group["confusion"], h5py.Dataset):
+            out[prefix] = group
+        for key, value in group.items():
+            if isinstance(value, h5py.Group):
+                visit(value, f"{prefix}/{key}" if prefix else key)
+
+    visit(h5["results"], "")
+    return out
