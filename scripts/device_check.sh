@@ -15,7 +15,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 NUMBA_CAC
 python=${PYTHON:-python3}
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$out/gpu.txt"
-SPIKEFA_GPU_TESTS=1 timeout 300 $python -m pytest -q -p no:cacheprovider tests/test_spiking_cuda.py \
+SPIKEFA_GPU_TESTS=1 timeout 300 $python -m pytest -q -p no:cacheprovider tests/test_spiking_agreement.py tests/test_spiking_cuda.py \
     tests/test_spiking_backends.py tests/test_spiking_readout.py 2>&1 | tee "$out/tests.txt"
 timeout 300 $python -m spikefa.cli bench spiking --backends cpu,cuda 2>&1 | tee "$out/bench.txt"
 if [ -n "${SPIKEFA_MNIST:-}" ]; then
