@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Test error against training images for several Figure 4 runs on one axis, beside the paper's 1.8%.
 
-    python scripts/plot_fig4_training.py RUN.h5[=LABEL] [RUN2.h5[=LABEL] ...] [--out DIR]
+    python scripts/plot_fig4_training.py RUN.h5[=LABEL] [RUN2.h5[=LABEL] ...] [--table CSV=LABEL] [--out DIR]
 
 Each RUN.h5 is the last file of a run (a resumed run's file holds the evaluations of the files it
-continues). Writes fig4_training.png and .pdf (default: the folder of the first run) and prints
-each run's evaluations as a table.
+continues). Where a run held out a validation set, its validation error is drawn dashed in the
+run's colour; where a learning-rate schedule lowered eta, a triangle marks the evaluation after
+which it did. ``--table CSV=LABEL`` adds a curve recorded only as numbers (a CSV of
+``images,test_error`` rows, error as a fraction), drawn dotted. Writes fig4_training.png and .pdf
+(default: the folder of the first run) and prints each curve's evaluations.
 """
 
 import os
@@ -24,20 +27,49 @@ def _images(n: float) -> str:
 
 
 def curve(path: str) -> tuple[np.ndarray, np.ndarray]:
+    x, values = curves(path)
+    return x, values["test_error"]
+
+
+def curves(path: str) -> tuple[np.ndarray, dict]:
+    """Images seen and the run's test error, with its validation error and eta where it has them."""
     missing = "has no test_error metric; give a run file of the spiking experiment"
-    with metrics.open_found(path, lambda h5: metrics.arms_with(h5, "test_error"), missing) as (_, arms):
+    with metrics.open_found(path, lambda h5: metrics.arms_with(h5, "test_error"), missing) as (h5, arms):
         groups = next(iter(arms.values()))
         s = metrics.series(groups[:1], "test_error")
-        return np.asarray(s.x, dtype=float), np.asarray(s.values[0], dtype=float)
+        out = {"test_error": np.asarray(s.values[0], dtype=float)}
+        for name in ("validation_error", "eta"):
+            if name in groups[0]:
+                out[name] = np.asarray(groups[0][name][()], dtype=float)
+        if "eta" in out:     # the eta each evaluation left training with, after the one it started with
+            start = metrics.run_params(h5).get("network", {}).get("eta", out["eta"][0])
+            out["eta_before"] = np.concatenate([[float(start)], out["eta"][:-1]])
+        return np.asarray(s.x, dtype=float), out
+
+
+def table(path: str) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    return rows[:, 0], rows[:, 1]
 
 
 @style.styled
-def build(runs: list[tuple[str, str]]):
-    fig = style.figure(5.5, 3.4)
+def build(runs: list[tuple[str, str]], tables: list[tuple[str, str]] = ()):
+    fig = style.figure(6.4, 3.8)
     ax = fig.add_subplot()
+    for i, (path, label) in enumerate(tables):
+        x, err = table(path)
+        ax.plot(x, 100 * err, linestyle=":", marker=".", markersize=3, color=f"{0.35 + 0.2 * i:g}", label=label)
     for i, (path, label) in enumerate(runs):
-        x, err = curve(path)
-        ax.plot(x, 100 * err, marker="o", markersize=2.5, color=style.colour(label, i), label=label)
+        x, values = curves(path)
+        colour = style.colour(label, i)
+        ax.plot(x, 100 * values["test_error"], marker="o", markersize=2.5, color=colour, label=label)
+        if "validation_error" in values:
+            ax.plot(x, 100 * values["validation_error"], linestyle="--", linewidth=0.9, color=colour, alpha=0.7,
+                    label=f"{label}: validation")
+        if "eta" in values:
+            drops = np.flatnonzero(values["eta"] < values["eta_before"])
+            ax.plot(x[drops], 100 * values["test_error"][drops], linestyle="none", marker="v",
+                    markersize=7, color=colour, label=f"{label}: eta lowered" if len(drops) else None)
     ax.axhline(100 * PAPER_ERROR, color="0.4", linestyle="--", linewidth=1, label="paper: 1.8%")
     ax.set_yscale("log")
     ax.set_xlabel("training images seen")
@@ -45,8 +77,9 @@ def build(runs: list[tuple[str, str]]):
     plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_formatter(plain)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k"))
-    ax.legend()
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v / 1e6:g}M" if v >= 1e6 else f"{v / 1000:g}k"))
+    ax.legend(fontsize=7)
     ax.set_title("Figure 4 network: spiking, feedback alignment, MNIST")
     return fig
 
@@ -54,18 +87,33 @@ def build(runs: list[tuple[str, str]]):
 def main(argv=None) -> int:
     p = script.parser(__doc__)
     p.add_argument("runs", nargs="+", help="run files, each optionally =LABEL")
+    p.add_argument("--table", action="append", default=[], metavar="CSV=LABEL",
+                   help="a curve recorded as images,test_error rows (repeatable)")
     p.add_argument("--out", help="folder for the figure (default: the first run's folder)")
     return script.main("plot_fig4_training", p, draw, argv)
 
 
 def draw(args) -> list[str]:
     """Print each run's evaluations, then draw them on one axis."""
-    runs = [(r.split("=", 1)[0], r.split("=", 1)[1] if "=" in r else os.path.basename(r)) for r in args.runs]
-    for path, label in runs:
-        x, err = curve(path)
+    def labelled(items):
+        return [(r.split("=", 1)[0], r.split("=", 1)[1] if "=" in r else os.path.basename(r)) for r in items]
+
+    runs, tables = labelled(args.runs), labelled(args.table)
+    for path, label in tables:
+        x, err = table(path)
         print(f"{label}: " + "  ".join(f"{_images(a)} {100 * e:.2f}%" for a, e in zip(x, err)))
+    for path, label in runs:
+        x, values = curves(path)
+        print(f"{label}: " + "  ".join(f"{_images(a)} {100 * e:.2f}%" for a, e in zip(x, values["test_error"])))
+        if "validation_error" in values:
+            print(f"{label} (validation): "
+                  + "  ".join(f"{_images(a)} {100 * e:.2f}%" for a, e in zip(x, values["validation_error"])))
+        if "eta" in values:
+            lowered = [f"after {_images(a)}: {e:g}" for a, e, before in
+                       zip(x, values["eta"], values["eta_before"]) if e < before]
+            print(f"{label} (eta lowered): " + ("; ".join(lowered) or "never"))
     out = args.out or os.path.dirname(os.path.abspath(runs[0][0]))
-    return style.save(build(runs), out, "fig4_training")
+    return style.save(build(runs, tables), out, "fig4_training")
 
 
 if __name__ == "__main__":

@@ -47,6 +47,24 @@ def test_fig4_training_curves(tmp_path, capsys):
     assert out.count("%") == len(errors) + 3                   # every evaluation of a, and b's three
 
 
+def test_fig4_training_draws_validation_eta_drops_and_recorded_tables(tmp_path, capsys):
+    a, _ = run_model(load_model(text=MODEL, overrides=[
+        "data.validation_size=20", "train.eta_drop_factor=0.5", "train.eta_drop_patience=1",
+        "train.eta_drop_min_delta=0.5"]), str(tmp_path / "a.h5"), show_progress=False, echo=False)
+    recorded = tmp_path / "earlier.csv"
+    recorded.write_text("images,test_error\n40,0.5\n80,0.4\n")
+    plot = script("plot_fig4_training")
+    assert plot.main([f"{a}=scheduled", "--table", f"{recorded}=earlier", "--out", str(tmp_path / "fig")]) == 0
+    out = capsys.readouterr().out
+    assert "earlier: 40 50.00%  80 40.00%" in out
+    assert "scheduled (validation): 40 " in out
+    with h5py.File(a) as h5:
+        eta = h5["metrics/fa/eta"][()]
+    assert eta.tolist() == [0.03, 0.015, 0.0075]  # a fall of 0.5 is never met: halved from the second evaluation on
+    assert "scheduled (eta lowered): after 80: 0.015; after 120: 0.0075" in out
+    assert os.path.getsize(tmp_path / "fig" / "fig4_training.png") > 10_000
+
+
 def test_fig4_training_refuses_a_file_without_test_error(tmp_path, capsys):
     path = tmp_path / "other.h5"
     with h5py.File(path, "w") as h5:
