@@ -138,11 +138,12 @@ def test_part_scoped_set_overrides_the_parts_own():
         with pytest.raises(ConfigError):
             rp.parse_part_sets([bad])
     parts = rp.select_parts("fig4")
-    # 60 images: fig4's three 20-image recording windows fit without overlapping (checked when planned)
+    # 32 streams x 60 images: fig4's three 20-image recording windows fit without overlapping
+    # (checked when planned)
     planned, _ = rp.plan_parts(parts, "/nonexistent-out", {"fig4": "quick"}, MODELS,
-                               part_sets=rp.parse_part_sets(["fig4:train.images=60"]))
+                               part_sets=rp.parse_part_sets(["fig4:train.images=1920"]))
     (part, plan), = planned
-    assert plan.grid == {"train.images": ["60"]} and plan.tasks[0].params["train"]["images"] == 60
+    assert plan.grid == {"train.images": ["1920"]} and plan.tasks[0].params["train"]["images"] == 1920
 
 
 def test_a_study_resumed_from_committed_runs_summarises_as_one_never_stopped(tmp_path, capsys):
