@@ -132,13 +132,19 @@ CASES = [
     ("gemm", dict(feedback="fa", mode="rate", streams=8), 40, 24),
     ("gemm", dict(feedback="bp", streams=8, layout="C"), 40, 24),
     ("gemm", dict(feedback="fa", sparse=0.3, streams=8, layout="C"), 40, 24),
+    ("spike-rows", dict(feedback="fa", feedback_dtype="bfloat16"), 40, 24),
+    ("spike-rows", dict(feedback="direct", sparse=0.4, streams=5, feedback_dtype="bfloat16"), 40, 24),
+    ("gemm", dict(feedback="fa", streams=8, feedback_dtype="bfloat16"), 40, 24),
     ("cuda", dict(feedback="fa", sparse=0.3), 4, 4),
     ("cuda", dict(feedback="bp", streams=2), 2, 0),
     ("cuda", dict(feedback="direct", mode="rate", steps_per_image=3), 2, 0),
+    ("cuda", dict(feedback="fa", feedback_dtype="bfloat16"), 2, 0),
 ]
 IDS = ["rows-fa", "rows-bp-5streams", "rows-direct-sparse", "rows-shallow-linear", "rows-rate-2streams",
        "gemm-fa", "gemm-bp-9streams", "gemm-direct-sparse", "gemm-shallow-linear", "gemm-rate", "gemm-bp-row-major",
-       "gemm-fa-sparse-row-major", "cuda-fa-sparse", "cuda-bp-2streams", "cuda-direct-rate"]
+       "gemm-fa-sparse-row-major", "rows-fa-bf16", "rows-direct-sparse-5streams-bf16", "gemm-fa-bf16",
+       "cuda-fa-sparse", "cuda-bp-2streams", "cuda-direct-rate",
+       "cuda-fa-bf16"]
 CUDA_CASES = [case for case in CASES if case[0] == "cuda"]
 
 
@@ -169,3 +175,27 @@ def test_matches_numpy_step_by_step(target, kw, n_images, predict):
 @pytest.mark.parametrize("case", CUDA_CASES, ids=[i for i, c in zip(IDS, CASES) if c[0] == "cuda"])
 def test_real_gpu_matches_numpy_step_by_step(case):
     run_cuda_case(case, simulator=False)
+
+
+def test_bfloat16_feedback_is_b_rounded_and_the_cpu_kernel_reads_16_bits():
+    """feedback_dtype = "bfloat16" draws the same B rounded to bfloat16 (nearest, ties to even) on
+    every backend; spike-rows reads only the high 16 bits, and renews them when a state is loaded."""
+    from spikefa.spiking.bfloat16 import as_float32, high_bits, round_to_bfloat16
+
+    x = np.array([1.0, 1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, 1.0 + 2 ** -9, 1.0 + 3 * 2 ** -9, -0.1, 0.0], np.float32)
+    r = round_to_bfloat16(x)
+    # bfloat16 keeps 7 bits of mantissa: its neighbours of 1 are 1 + 2^-7 apart
+    assert r[0] == 1.0 and r[1] == 1.0                              # half way: ties to the even neighbour
+    assert r[2] == np.float32(1.0 + 2 ** -6)                        # half way above an odd one: up to even
+    assert r[3] == 1.0 and r[4] == np.float32(1.0 + 2 ** -7)        # below half way / above it
+    assert np.all(r.view(np.uint32) & 0xFFFF == 0) and np.all(np.abs(r - x) <= np.abs(x) * 2 ** -8)
+    assert [as_float32(b) for b in high_bits(r)] == list(r)
+    plain, rounded = build("numpy"), build("cpu", feedback_dtype="bfloat16")
+    for B, Br in zip(plain.weights.B, rounded.weights.B):
+        assert Br.dtype == np.float32 and np.array_equal(Br, round_to_bfloat16(B))
+    stored = rounded.backend.layers().B
+    assert all(b.dtype == np.uint16 for b in stored)
+    assert all(np.array_equal(high_bits(B), b) for B, b in zip(rounded.weights.B, stored))
+    other = build("cpu", feedback_dtype="bfloat16", seed=7)
+    rounded.load_state_dict(other.state_dict())
+    assert all(np.array_equal(high_bits(B), b) for B, b in zip(other.weights.B, rounded.backend.layers().B))

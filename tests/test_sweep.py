@@ -227,3 +227,20 @@ def test_interrupted_run_resumes_from_its_checkpoint_into_a_new_file(cluster, tm
     plan = plan_sweep(DEFAULT_MODEL, seeds=1, sets=sets, out_dir=str(tmp_path))
     (outcome,) = run_sweeps([plan], client_info=cluster, show_progress=False, echo=False)
     assert outcome.skipped == 1 and plan.tasks[0].out == task.out
+
+
+def test_a_key_added_to_the_schema_later_keeps_finished_runs_finished():
+    """A run file written before a key existed counts as having run with the key's default: adding
+    a key (at a default that keeps the old behaviour) does not rerun a study's finished tasks."""
+    from spikefa import experiments
+    from spikefa.sweep.index import same_params
+
+    schema = experiments.schema("spiking")
+    now = {"seed": 0, "network": {"eta": 0.001, "feedback_dtype": "float32"}, "train": {"images": 10}}
+    before = {"seed": 0, "network": {"eta": 0.001}, "train": {"images": 10}}
+    assert same_params(before, now, schema)
+    assert not same_params(before, {**now, "network": {"eta": 0.001, "feedback_dtype": "bfloat16"}}, schema)
+    assert not same_params({**before, "train": {"images": 20}}, now, schema)
+    assert not same_params({**before, "unknown": 1}, now, schema)
+    assert not same_params(before, now, None)          # no schema: only an exact match counts
+    assert not same_params(None, now, schema)

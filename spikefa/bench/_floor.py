@@ -48,8 +48,9 @@ class SpikeCounter:
         return self.totals / max(1, self.steps)
 
 
-def step_floor_bytes(sizes, active, feedback: str = "fa") -> float:
-    """Bytes one learning step of one stream must move (see the module docstring)."""
+def step_floor_bytes(sizes, active, feedback: str = "fa", feedback_bytes: int = 4) -> float:
+    """Bytes one learning step of one stream must move (see the module docstring); B's elements
+    take ``feedback_bytes`` each (2 when stored as bfloat16: the bytes actually stored)."""
     L = len(sizes) - 1
     total = 0.0
     for h in range(L):
@@ -58,7 +59,7 @@ def step_floor_bytes(sizes, active, feedback: str = "fa") -> float:
         total += 10 * sizes[h + 1] * 4               # state vectors
     for h in range(L - 1):                           # feedback matrices, dense
         n_src = sizes[h + 2] if feedback in ("fa", "bp") else sizes[L]
-        total += sizes[h + 1] * n_src * 4
+        total += sizes[h + 1] * n_src * (feedback_bytes if feedback != "bp" else 4)
     return total
 
 

@@ -57,12 +57,13 @@ def images_for_bench(n: int):
         return X, y, "generated 28x28 digits"
 
 
-def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_per_class: int) -> dict:
+def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_per_class: int,
+            feedback_dtype: str = "float32") -> dict:
     """ms per step and first-call time of one backend on ``streams`` streams."""
     from ..spiking import SpikingNetwork, SpikingParams
 
     net = SpikingNetwork(SpikingParams(sizes=sizes, units_per_class=units_per_class, backend=backend,
-                                       streams=streams))
+                                       streams=streams, feedback_dtype=feedback_dtype))
     N = net.params.steps_per_image
     t0 = time.perf_counter()
     net.train(X, y, streams)                          # first call: one slot of N steps
@@ -197,18 +198,21 @@ def main(args) -> int:
     rows, results, stream_rows = [], {}, []
     for backend in backends:
         images = repeat or {"numpy": 2 if quick else 4, "cpu": 10 if quick else 40, "cuda": 200}.get(backend, 10)
-        r = measure(backend, sizes, X, y, images=images, units_per_class=upc)
-        counter = SpikeCounter(len(sizes) - 1)
-        r["net"].add_observer(counter)
-        r["net"].train(X, y, 4)
-        floor_ms = 1e3 * step_floor_bytes(sizes, counter.mean) / bandwidth
-        r["floor_ms"] = floor_ms
-        results[backend] = r
-        rows.append({"backend": backend, "streams": 1, "kernel/threads": r["threads"] or "-",
-                     "ms/step": r["ms_per_step"], "floor ms": floor_ms, "ratio": r["ms_per_step"] / floor_ms,
-                     "first call s": r["first_call_s"], "compile s": r["compile_s"], "first call": r["first_kind"],
-                     "image-steps/s": round(r["image_steps_per_s"])})
-        r["net"] = None                               # free the network before the next one
+        for dtype in ("float32", "bfloat16") if backend == "cpu" else ("float32",):
+            r = measure(backend, sizes, X, y, images=images, units_per_class=upc, feedback_dtype=dtype)
+            counter = SpikeCounter(len(sizes) - 1)
+            r["net"].add_observer(counter)
+            r["net"].train(X, y, 4)
+            floor_ms = 1e3 * step_floor_bytes(sizes, counter.mean, feedback_bytes=2 if dtype == "bfloat16" else 4) \
+                / bandwidth
+            r["floor_ms"] = floor_ms
+            results[backend if dtype == "float32" else f"{backend}_bf16"] = r
+            rows.append({"backend": backend, "B": dtype, "streams": 1, "kernel/threads": r["threads"] or "-",
+                         "ms/step": r["ms_per_step"], "floor ms": floor_ms, "ratio": r["ms_per_step"] / floor_ms,
+                         "first call s": r["first_call_s"], "compile s": r["compile_s"], "first call": r["first_kind"],
+                         "image-steps/s": round(r["image_steps_per_s"])})
+            r["net"] = None                               # free the network before the next one
+        r = results[backend]
         if backend not in ("cpu", "cuda"):
             continue
         for S in streams:
@@ -249,6 +253,10 @@ def main(args) -> int:
             measured["cpu_torch"] = results["torch_S1"]["ms_per_step"] / results["cpu"]["ms_per_step"]
     if "cpu" in results:
         print(f"cpu / floor = {measured['cpu_floor']:.2f}")
+    if "cpu_bf16" in results:
+        bf16 = results["cpu_bf16"]
+        print(f"cpu with B stored as bfloat16 (network.feedback_dtype): {bf16['ms_per_step'] / bf16['floor_ms']:.2f}x "
+              f"its floor, {results['cpu']['ms_per_step'] / bf16['ms_per_step']:.2f}x the speed of float32 B")
     if "cpu_numpy" in measured:
         print(f"cpu speed-up over numpy = {measured['cpu_numpy']:.1f}x")
     for backend in ("cpu", "cuda"):

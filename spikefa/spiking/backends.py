@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from . import bundles, reference
+from . import bfloat16, bundles, reference
 from .codes import READOUT_SPIKES
 from .params import SpikingParams
 from .protocol import Backend, StepInfo
@@ -35,6 +35,9 @@ class NumpyBackend(Backend):
 
     def to_device(self, state: StreamState):
         return state
+
+    def weights_changed(self) -> None:
+        """Nothing to renew: the reference reads the weight arrays as they are."""
 
     def to_host(self, state: StreamState, device_state) -> None:
         pass
@@ -80,9 +83,10 @@ class CpuBackend(NumpyBackend):
 
         self.kernels, self.host = cpu, host
         p, w, L = params, weights, params.n_layers
-        dummy = np.zeros((1, 1), dtype=F32)
         # always L-1 entries (at least one) so that every feedback pathway of one depth shares a compilation
-        self.B = tuple(dummy if B is None else B for B in w.B) or (dummy,)
+        self.B = self._feedback_arrays(np.float32)
+        self.B_stored = self.B               # what spike-rows reads: bfloat16 bits when params ask for them
+        self.weights_changed()
         self.use_mask = any(m is not None for m in w.maskT)
         self._dummy_mask = (np.zeros((1, 1), dtype=bool),) * L
         self._gemm = self._blas = None
@@ -99,10 +103,22 @@ class CpuBackend(NumpyBackend):
         self.eta = float(eta)
         self.options = bundles.options(self.params, self.eta)
 
+    def _feedback_arrays(self, dtype) -> tuple:
+        dummy = np.zeros((1, 1), dtype=dtype)
+        if dtype == np.uint16:
+            return tuple(dummy if B is None else bfloat16.high_bits(B) for B in self.weights.B) or (dummy,)
+        return tuple(dummy if B is None else B for B in self.weights.B) or (dummy,)
+
+    def weights_changed(self) -> None:
+        """B was written (load_state_dict): renew the 16-bit copy spike-rows reads."""
+        if self.params.feedback_dtype == "bfloat16":
+            self.B_stored = self._feedback_arrays(np.uint16)
+
     def layers(self) -> bundles.Layers:
         """The weights as the kernels take them (built per call: a layout change replaces WT's arrays)."""
         w = self.weights
-        return bundles.layers(w, self.B, tuple(w.maskT) if self.use_mask else self._dummy_mask, self.use_mask)
+        return bundles.layers(w, self.B_stored, tuple(w.maskT) if self.use_mask else self._dummy_mask,
+                              self.use_mask)
 
     def kernel_for(self, streams: int) -> str:
         """"gemm" or "spike-rows": params.cpu_kernel, or automatically gemm where the products have

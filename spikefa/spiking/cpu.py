@@ -36,6 +36,7 @@ import numpy as np
 from numba import njit, prange
 
 from .codes import FEEDBACK_BP, FEEDBACK_FA, FEEDBACK_NONE, READOUT_PSP, READOUT_RATE
+from .bfloat16 import as_float32
 from .host import K, bias_and_factor, count_votes, draw_input
 
 _FAST = {"reassoc", "contract"}
@@ -87,7 +88,7 @@ def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
             m0, m1, m2, m3 = M_src[k], M_src[k + 1], M_src[k + 2], M_src[k + 3]
             a0 = a1 = a2 = a3 = np.float32(0.0)
             for i in range(row.shape[0]):
-                r = row[i]
+                r = as_float32(row[i])   # B may be stored as bfloat16 bits (bfloat16.py)
                 a0 += r * m0[i]
                 a1 += r * m1[i]
                 a2 += r * m2[i]
@@ -101,7 +102,7 @@ def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
             m = M_src[k]
             acc = np.float32(0.0)
             for i in range(row.shape[0]):
-                acc += row[i] * m[i]
+                acc += as_float32(row[i]) * m[i]
             _feedback_update(U, Mod, k, j, factor * acc, tau, phi_kind)
             k += 1
 

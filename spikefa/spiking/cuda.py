@@ -204,6 +204,9 @@ class CudaBackend(Backend):
         self.eta = float(eta)
         self.options = bundles.options(self.params, self.eta)
 
+    def weights_changed(self) -> None:
+        """Nothing to renew: every train or test call uploads the host weights (to_device)."""
+
     # -- host <-> device -----------------------------------------------------------------------
     def _upload_weights(self):
         w = self.weights

@@ -26,6 +26,7 @@ MODES = ("spiking", "rate")
 FEEDBACK = ("fa", "bp", "direct", "none")
 BACKENDS = ("numpy", "cpu", "cuda")
 PHI = ("tanh", "linear")
+FEEDBACK_DTYPES = ("float32", "bfloat16")
 CPU_KERNELS = ("auto", "spike-rows", "gemm")
 READOUTS = ("spikes", "rate", "psp")   # the order is the kernels' readout code (0, 1, 2)
 
@@ -65,6 +66,10 @@ class SpikingParams:
     bias_scale: float = _param("network", 0.0, "float", "biases start ~ U[-bias_scale, bias_scale]", min=0)
     feedback_scale: float = _param("network", 0.1, "float",
                                    "feedback matrices B ~ U[-feedback_scale, feedback_scale]", min=0)
+    feedback_dtype: str = _param("network", "float32", "str",
+                                 "how B is stored: float32, or bfloat16 (B's values rounded to bfloat16 on "
+                                 "every backend; the cpu backend then reads half the bytes of B per step)",
+                                 choices=FEEDBACK_DTYPES)
     phi: str = _param("network", "tanh", "str", "feedback nonlinearity phi_d, a sigmoid centred on 0", choices=PHI)
     mode: str = _param("network", "spiking", "str",
                        "spiking: Bernoulli spikes; rate: every sample replaced by its probability", choices=MODES)

@@ -71,5 +71,10 @@ class Backend(Protocol):
 
     def describe(self, streams: int) -> StepInfo: ...
 
+    def weights_changed(self) -> None:
+        """The network's weight arrays were written in place (load_state_dict): renew any copy of
+        them the backend keeps in another form. Backends that read the arrays as they are do nothing."""
 
-MEMBERS = ("name", "eta", "set_eta", "to_device", "to_host", "run", "nonfinite", "weights_nonfinite", "describe")
+
+MEMBERS = ("name", "eta", "set_eta", "to_device", "to_host", "run", "nonfinite", "weights_nonfinite", "describe",
+           "weights_changed")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bfloat16 import round_to_bfloat16
 from .params import SpikingParams
 
 F32 = np.float32
@@ -92,6 +93,8 @@ def new_weights(p: SpikingParams) -> Weights:
             Bh = rng.uniform(-p.feedback_scale, p.feedback_scale, size=(sizes[h + 1], n_src)).astype(F32)
             if p.sparse > 0:
                 Bh *= rng.random(Bh.shape) >= p.sparse
+            if p.feedback_dtype == "bfloat16":
+                Bh = round_to_bfloat16(Bh)
             B.append(np.ascontiguousarray(Bh))
         else:
             B.append(None)

@@ -62,5 +62,6 @@ def restore(net, state: dict) -> None:
         raise ValueError(f"state eta = {eta!r}: expected a finite number >= 0")
     for key, a in arrays.items():
         np.copyto(a, values[key], casting="same_kind")       # in place: backends hold these arrays
+    net.backend.weights_changed()
     net.step, net.images_seen = int(state["step"]), int(state["images_seen"])
     net.eta = eta

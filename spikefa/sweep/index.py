@@ -79,6 +79,7 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
         plan.created = data.get("created", plan.created)
     done = 0
     expected_params = {}
+    schema = _schema(plan.experiment)
     for task in plan.tasks:
         old = previous.get(task.id, {})
         latest = old.get("out")
@@ -86,7 +87,8 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
             task.out = latest           # the task resumed from a checkpoint into a new file
         status, params, rows = run_state(plan.run_path(task))
         expected = expected_params.setdefault(task.id, jsonable(task.params))
-        if status == "finished" and params == expected:
+        same = same_params(params, expected, schema)
+        if status == "finished" and same:
             task.status = "finished"
             task.summary = old.get("summary") or rows
             for k in ("attempts", "worker", "wall_s", "started", "ended"):
@@ -94,5 +96,40 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
                     setattr(task, k, old[k])
             done += 1
         else:
-            task.attempts = int(old.get("attempts") or 0) if params == expected else 0
+            task.attempts = int(old.get("attempts") or 0) if same else 0
     return done
+
+
+def _schema(experiment: str) -> dict | None:
+    from .. import experiments
+
+    try:
+        return experiments.schema(experiment)
+    except Exception:                   # an unknown experiment: parameters must then match exactly
+        return None
+
+
+def same_params(run: dict | None, expected: dict, schema: dict | None) -> bool:
+    """The run file's parameters are the task's. A key the run file lacks counts as the schema's
+    default for it: a run made before the key existed ran as its default does (a new key keeps old
+    behaviour at its default), so adding a key does not rerun every finished task."""
+    if run == expected:
+        return True
+    if not isinstance(run, dict) or schema is None:
+        return False
+    return _same(run, expected, schema)
+
+
+def _same(run, expected, schema) -> bool:
+    if not (isinstance(run, dict) and isinstance(expected, dict) and isinstance(schema, dict)):
+        return run == expected
+    if not set(run) <= set(expected):
+        return False
+    for key, value in expected.items():
+        spec = schema.get(key)
+        if key in run:
+            if not _same(run[key], value, spec if isinstance(spec, dict) else None):
+                return False
+        elif spec is None or isinstance(spec, dict) or jsonable(spec.default) != value:
+            return False
+    return True
