@@ -59,3 +59,43 @@ def test_an_unreadable_file_is_missing(tmp_path):
     path.write_bytes(b"not hdf5")
     assert run_state(str(path)) == ("missing", None, [])
     assert run_state(str(tmp_path / "none.h5")) == ("missing", None, [])
+
+
+def test_compaction_keeps_every_number_of_a_closed_run_and_never_touches_a_live_one(tmp_path):
+    import h5py
+    import numpy as np
+
+    from spikefa.config import Model
+    from spikefa.runfile import RunFile, compact_run
+
+    def closed_run(name, status):
+        path = str(tmp_path / name)
+        out = RunFile(path, Model(experiment="spiking", params={"seed": 0}, source="t"))
+        for i in range(300):
+            out.append("fa/test_error", 1.0 / (i + 1))
+            out.append("fa/examples_seen", i)
+        out.set_status(status)
+        out.close()
+        return path
+
+    finished, interrupted = closed_run("f.h5", "finished"), closed_run("i.h5", "interrupted")
+    with h5py.File(finished) as h5:
+        before = h5["metrics/fa/test_error"][()]
+    assert compact_run(finished) and not compact_run(finished)          # once
+    assert not compact_run(interrupted)                                   # finished runs only, by default
+    assert compact_run(interrupted, statuses=("finished", "interrupted"))
+    for path in (finished, interrupted):
+        with h5py.File(path) as h5:
+            np.testing.assert_array_equal(h5["metrics/fa/test_error"][()], before)
+            assert h5.attrs["compacted"] and h5["metrics/fa/test_error"].compression == "gzip"
+    live = str(tmp_path / "live.h5")
+    out = RunFile(live, Model(experiment="spiking", params={"seed": 0}, source="t"))
+    out.append("fa/test_error", 0.5)
+    out.flush()
+    import pytest
+
+    from spikefa.errors import DataError
+
+    with pytest.raises(DataError, match="being written"):      # its writer holds it: not read, not changed
+        compact_run(live, statuses=("finished", "interrupted", "running"))
+    out.close()

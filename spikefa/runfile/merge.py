@@ -149,18 +149,20 @@ def merge_runs(paths: list[str], out_path: str) -> str:
     return out_path
 
 
-def compact_run(path: str) -> bool:
+def compact_run(path: str, statuses: tuple = ("finished",)) -> bool:
     """Rewrite a finished run file with every dataset stored whole and compressed (atomically).
 
     Metrics stream into 32 KB chunks while a run goes; a finished Figure 3a run holds a few
     thousand numbers in a dozen such chunks. Compacted, the finished runs of a full report are
     small enough to commit, so a later session on a fresh machine resumes the sweep from them.
-    Returns False (and leaves the file) when it is not a finished run or is already compact.
+    Returns False (and leaves the file) when it is not a finished run or is already compact;
+    ``statuses`` may admit others that a run closed cleanly with ("interrupted": stopped by Ctrl-C
+    or SIGTERM, its file complete up to the stop), never a live or killed writer's file.
     """
     with open_read(path) as src, reading(path):
         status = src.attrs.get("status", "")
         status = status.decode() if isinstance(status, bytes) else str(status)
-        if status != "finished" or src.attrs.get("compacted", False):
+        if status not in statuses or status in ("running", "") or src.attrs.get("compacted", False):
             return False
         tmp = path + ".compact"
         with h5py.File(tmp, "w", track_order=True) as dst:
