@@ -125,7 +125,10 @@ CLAIMS: list[Claim] = [
           "(t-test, p)", "gain", TTest(_nse("fa4"), _nse("fa4_frozen_w0")), Check("<", 0.01), full_size_only=True),
     # Figure 4: spiking network
     Claim("fig4", "Fig. 4", "Spiking network's final test error on MNIST", "1.8%", _err("fa"), Check("<=", 1.8),
-          unit="%", full_size_only=True),
+          unit="%", full_size_only=True,
+          missed_because="the study in reports/fig4_training/ finds the limit in training speed, not spiking "
+                         "noise: rate mode learns no better at equal images, and eta = 3e-3 reached 2.1% at 900k "
+                         "images where this file's 1e-3 was at 3.6%"),
     Claim("fig4", "Fig. 4", "Spiking network learns (test error clearly below chance, 90%)", "learns", _err("fa"),
           Check("<", 80), unit="%"),
     # Rate vs spiking (the paper trains its spiking net only; these are spikefa's own checks)
