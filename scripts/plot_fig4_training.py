@@ -96,7 +96,17 @@ def main(argv=None) -> int:
 def draw(args) -> list[str]:
     """Print each run's evaluations, then draw them on one axis."""
     def labelled(items):
-        return [(r.split("=", 1)[0], r.split("=", 1)[1] if "=" in r else os.path.basename(r)) for r in items]
+        """PATH=LABEL pairs, split after the file's extension (sweep file names hold '=' too)."""
+        out = []
+        for r in items:
+            for ext in (".h5=", ".csv="):
+                if ext in r:
+                    path, label = r.split(ext, 1)
+                    out.append((path + ext[:-1], label))
+                    break
+            else:
+                out.append((r, os.path.basename(r)))
+        return out
 
     runs, tables = labelled(args.runs), labelled(args.table)
     for path, label in tables:
