@@ -130,7 +130,7 @@ def check_resume(resume: str, out_path: str) -> None:
 
 def _is_run_file(path: str) -> bool:
     try:
-        from .record.files import open_read
+        from .runfile import open_read
 
         with open_read(path) as h5:
             return "experiment" in h5.attrs and "status" in h5.attrs

@@ -17,7 +17,7 @@ from . import bfloat16, bundles, reference
 from .codes import READOUT_SPIKES
 from .params import SpikingParams
 from .protocol import Backend, StepInfo
-from .state import F32, StreamState, Weights
+from .state import StreamState, Weights
 
 
 class NumpyBackend(Backend):
