@@ -45,15 +45,9 @@ def _data_table(net_params, run_params: dict | None) -> dict:
     return data
 
 
-def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: int | None = None,
-                        backend: str | None = None, readout: str | None = None, carry: bool | None = None) -> dict:
-    """One row: the checkpoint's images trained, the test set used, and its test error now."""
-    from .experiments.spiking import load_data
-
+def _load(ckpt: str, *, test_steps, backend, readout, carry):
     if test_steps is not None:
         check_value(param_field("test_steps"), test_steps, "test_steps", "--test-steps")
-    if test_size is not None and test_size < 1:
-        raise ConfigError(f"--test-size {test_size}: expected an integer >= 1")
     net, _ = load_checkpoint(ckpt, backend=backend)
     if test_steps is not None:
         net.params = net.params.replace(test_steps=test_steps)
@@ -61,14 +55,66 @@ def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: 
         net.params = net.params.replace(test_readout=readout)
     if carry is not None:
         net.params = net.params.replace(test_carry=bool(carry))
+    return net
+
+
+def _images(ckpt: str, net, split: str, test_size: int | None):
+    """(images, labels, data table) of ``split``: the test set (its first test_size images), or the
+    validation images the run held out of training (the last data.validation_size training images)."""
+    from .experiments.spiking import load_data, split_validation
+
+    if split not in ("test", "validation"):
+        raise ConfigError(f"--on {split}: expected test or validation")
+    if test_size is not None and test_size < 1:
+        raise ConfigError(f"--test-size {test_size}: expected an integer >= 1")
     run_params = run_params_beside(ckpt)
     data = _data_table(net.params, run_params)
     if test_size is not None:
         data["test_size"] = test_size
+    if split == "validation" and not data.get("validation_size"):
+        raise ConfigError(f"{ckpt}: its run held out no validation images (data.validation_size = 0), so every "
+                          f"training image was learned from; evaluate --on test, or train with "
+                          f"data.validation_size set" + ("" if run_params else " (or keep RUN.h5 beside the checkpoint)"))
     params = {"seed": net.params.seed, "data": data,
               "network": {"sizes": list(net.params.sizes), "units_per_class": net.params.units_per_class}}
-    _, _, Xt, yt = load_data(params)
-    error = net.test(Xt, yt)
-    return {"checkpoint": ckpt, "images_trained": net.images_seen, "dataset": data["dataset"],
-            "test_images": len(yt), "test_steps": net.params.test_steps, "readout": net.params.test_readout,
-            "carry": net.params.test_carry, "test_error": error}
+    X, y, Xt, yt = load_data(params)
+    if split == "validation":
+        _, _, Xv, yv = split_validation(params, X, y)
+        return Xv, yv, data
+    return Xt, yt, data
+
+
+def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: int | None = None,
+                        backend: str | None = None, readout: str | None = None, carry: bool | None = None,
+                        on: str = "test") -> dict:
+    """One row: the checkpoint's images trained, the images tested (``on`` the test set or the run's
+    held-out validation images) and its error on them now."""
+    net = _load(ckpt, test_steps=test_steps, backend=backend, readout=readout, carry=carry)
+    images, labels, data = _images(ckpt, net, on, test_size)
+    error = net.test(images, labels)
+    return {"checkpoint": ckpt, "images_trained": net.images_seen, "dataset": data["dataset"], "on": on,
+            "images": len(labels), "test_steps": net.params.test_steps, "readout": net.params.test_readout,
+            "carry": net.params.test_carry, "error": error}
+
+
+def choose_checkpoint_test_steps(ckpt: str, candidates, *, test_size: int | None = None,
+                                 backend: str | None = None, readout: str | None = None,
+                                 carry: bool | None = None) -> list[dict]:
+    """The model file's train.test_steps_choices for a finished checkpoint: one row per candidate M
+    on the validation images, then one on the test set at the M they chose (spiking.test_steps_choice)."""
+    from .spiking.test_steps_choice import choose_test_steps
+
+    for m in candidates:
+        check_value(param_field("test_steps"), m, "test_steps", "--test-steps")
+    net = _load(ckpt, test_steps=None, backend=backend, readout=readout, carry=carry)
+    Xv, yv, data = _images(ckpt, net, "validation", None)
+    Xt, yt, _ = _images(ckpt, net, "test", test_size)
+    choice = choose_test_steps(net, candidates, Xv, yv, Xt, yt)
+    base = {"checkpoint": ckpt, "images_trained": net.images_seen, "dataset": data["dataset"]}
+    tail = {"readout": net.params.test_readout, "carry": net.params.test_carry}
+    rows = [dict(base, on="validation", images=len(yv), test_steps=m, **tail, error=e,
+                 chosen="yes" if m == choice.chosen else "")
+            for m, e in zip(choice.candidates, choice.validation_errors)]
+    rows.append(dict(base, on="test", images=len(yt), test_steps=choice.chosen, **tail, error=choice.test_error,
+                     chosen="yes"))
+    return rows

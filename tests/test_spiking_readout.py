@@ -331,7 +331,7 @@ def test_eval_command_takes_the_readout_and_carry(tmp_path):
     from spikefa.experiments.spiking import load_data
 
     _, _, Xt, yt = load_data(model.params)
-    assert other["test_error"] == net.test(Xt, yt)
+    assert other["error"] == net.test(Xt, yt)
     assert cli.main(["eval", ckpt, "--readout", "psp", "--no-carry", "--test-size", "20"]) == 0
 
 

@@ -34,7 +34,8 @@ from .. import stop
 from ..config import Field
 from ..errors import ConfigError, DataError
 from ..spiking import SpikingNetwork, SpikingParams, load_checkpoint, save_checkpoint
-from ..spiking.params import check_network, network_schema, param_field
+from ..spiking.params import MAX_STEPS, check_network, network_schema, param_field
+from ..spiking.test_steps_choice import choose_test_steps
 
 try:
     from ..record import RECORD_SCHEMA, build_recorders
@@ -70,6 +71,11 @@ SCHEMA = {
         "test_steps": param_field("test_steps"),
         "test_readout": param_field("test_readout"),
         "test_carry": param_field("test_carry"),
+        "test_steps_choices": Field([], "list[int]", "not in the paper: after training, test the validation set "
+                                    "(data.validation_size) at each of these test steps M and report the final "
+                                    "test error at the M with the lowest validation error (the smallest M on a "
+                                    "tie); the test set decides nothing (empty: report train.test_steps only)",
+                                    min=1, max=MAX_STEPS),
         "eta_drop_factor": Field(1.0, "float", "not in the paper: multiply eta by this factor when the watched "
                                  "error (validation if data.validation_size, else test) has not fallen for "
                                  "eta_drop_patience evaluations (1: constant eta)", min=0, max=1, min_exclusive=True),
@@ -94,6 +100,9 @@ def check(params: dict, origin) -> None:
     """Rules between keys, before any work: the output layer against units_per_class, the size of
     the network, and the recorders against its layers and streams."""
     check_network(params["network"], origin)
+    if params["train"]["test_steps_choices"] and not params["data"]["validation_size"]:
+        raise ConfigError(f"{origin('train.test_steps_choices')}: key 'train.test_steps_choices' needs held-out "
+                          f"validation images to choose on; set data.validation_size (e.g. 10000) or leave it empty")
     if build_recorders is not None and params["record"].get("recorders"):
         from ..record import parse_record_params, resolve_recorders
 
@@ -253,6 +262,7 @@ def run(params: dict, out, ctx) -> list[dict]:
     checkpoints = _CheckpointRule(t["checkpoint_min_s"], resumed=bool(ctx.resume), total=total,
                                   images_at_start=images_at_start)
     bar = ctx.progress(total=total, desc=f"spiking {arm}", unit="img", initial=min(net.images_seen, total))
+    choice = None
 
     def checkpoint():
         if recording is not None:
@@ -318,6 +328,13 @@ def run(params: dict, out, ctx) -> list[dict]:
                 if t["checkpoint_every"]:
                     boundaries.append((net.images_seen // t["checkpoint_every"] + 1) * t["checkpoint_every"])
                 net.train(X, y, min(boundaries) - net.images_seen, callback=on_block)
+            if t["test_steps_choices"]:
+                choice = choose_test_steps(net, t["test_steps_choices"], Xv, yv, Xt, yt, callback=test_block)
+                _put_choice(out, arm, choice, net)
+                ctx.log(f"test steps chosen on the validation set: M = {choice.chosen} of "
+                        f"{list(choice.candidates)} (validation errors "
+                        + ", ".join(f"{e:.4f}" for e in choice.validation_errors)
+                        + f"); test error at M = {choice.chosen}: {choice.test_error:.4f}")
     except stop.Interrupted as exc:
         if exc.at_safe_point:       # between blocks: the network's state is whole
             checkpoint()
@@ -336,6 +353,9 @@ def run(params: dict, out, ctx) -> list[dict]:
         summary["validation_error"] = final["validation_error"]
     if drop:
         summary.update(eta=net.eta, eta_decided_on=watched)
+    if choice is not None:
+        summary.update(chosen_test_steps=choice.chosen, chosen_validation_error=choice.validation_error,
+                       chosen_test_error=choice.test_error)
     summary.update(images_per_s=(net.images_seen - images_at_start) / max(elapsed, 1e-9),
                    checkpoint=ckpt_path if checkpoints.written else "-")
     return [summary]
@@ -352,6 +372,15 @@ def _put_evaluation(out, arm: str, ev, net: SpikingNetwork, p: SpikingParams) ->
         when, meaning="mean spikes per unit per step of each layer (0: the input) over the test set at the "
                       "last evaluation; in rate mode the mean spike probability",
         layers=list(range(len(p.sizes))), layer_sizes=list(p.sizes), test_steps=p.test_steps))
+
+
+def _put_choice(out, arm: str, choice, net: SpikingNetwork) -> None:
+    """/results/<arm>/test_steps_choice: the validation error at each candidate M, and what was kept."""
+    out.put(f"{arm}/test_steps_choice", np.asarray(choice.validation_errors, dtype=np.float64), attrs=dict(
+        meaning="validation error at each candidate test steps M (train.test_steps_choices), after training; "
+                "the test set is tested once, at the M with the lowest",
+        candidates=list(choice.candidates), chosen=int(choice.chosen), validation_error=choice.validation_error,
+        test_error=choice.test_error, examples_seen=int(net.images_seen), step=int(net.step)))
 
 
 class _CheckpointRule:
