@@ -172,6 +172,16 @@ def test_a_study_resumed_from_committed_runs_summarises_as_one_never_stopped(tmp
     assert [r.status for r in resumed.claims] == [r.status for r in whole.claims]
     summary = lambda root: (root / "fig2" / "summary.txt").read_text().split("\n", 1)[1]
     assert summary(tmp_path / "resumed") == summary(tmp_path / "whole")
+    # a run of another model file is not taken (its task runs anew)
+    from spikefa.reproduce.runs import reuse_finished_runs
+
+    def plan(out, sets=()):
+        (_, p), = rp.plan_parts(rp.select_parts("fig2"), str(tmp_path / out), {"fig2": "quick"}, str(models),
+                                seeds=3, part_sets=rp.parse_part_sets(list(sets)))[0]
+        return p
+
+    assert reuse_finished_runs(plan("changed", ["fig2:train.examples=123"]), str(committed / "fig2")) == 0
+    assert reuse_finished_runs(plan("same"), str(committed / "fig2")) == 2
 
 
 def test_a_claim_reads_the_number_its_figure_draws(tmp_path):

@@ -239,6 +239,34 @@ def test_schedule_drops_eta_on_the_validation_error_and_resumes(tmp_path):
             np.testing.assert_array_equal(a[f"metrics/fa/{name}"][()], b[f"metrics/fa/{name}"][()])
 
 
+def test_training_ends_when_eta_falls_below_stop_at_eta(tmp_path):
+    """eta halves at every evaluation after the first (0.03, 0.015, 0.0075, 0.00375): with stop_at_eta
+    = 0.005 the run ends at the fourth, and a run resumed before it ends at the same place, with the
+    same curve."""
+    stop = ["train.stop_at_eta=0.005"]
+    path, rows = run_model(load_model(text=MODEL, overrides=stop), str(tmp_path / "s.h5"), show_progress=False,
+                           echo=False)
+    assert rows[0]["images"] == 160 and rows[0]["stopped_early"] is True
+    assert rows[0]["eta"] == pytest.approx(0.00375)
+    with h5py.File(path) as h5:
+        np.testing.assert_array_equal(h5["metrics/fa/examples_seen"][()], [40, 80, 120, 160])
+    run_model(load_model(text=MODEL, overrides=["train.images=80"]), str(tmp_path / "h.h5"), show_progress=False,
+              echo=False)
+    resumed, rows_r = run_model(load_model(text=MODEL, overrides=stop), str(tmp_path / "r.h5"), show_progress=False,
+                                echo=False, resume=str(tmp_path / "h.ckpt.h5"))
+    assert rows_r[0]["images"] == 160 and rows_r[0]["test_error"] == rows[0]["test_error"]
+    with h5py.File(path) as a, h5py.File(resumed) as b:
+        for name in ("examples_seen", "test_error", "validation_error", "eta"):
+            np.testing.assert_array_equal(a[f"metrics/fa/{name}"][()], b[f"metrics/fa/{name}"][()])
+    # a checkpoint whose eta is already below: nothing left to train, the run closes at once
+    again, rows_a = run_model(load_model(text=MODEL, overrides=stop), str(tmp_path / "a.h5"), show_progress=False,
+                              echo=False, resume=str(tmp_path / "s.ckpt.h5"))
+    assert rows_a[0]["images"] == 160 and rows_a[0]["test_error"] == rows[0]["test_error"]
+    never = load_model(text=MODEL, overrides=["train.images=120", "train.stop_at_eta=0.001"])
+    _, rows_n = run_model(never, str(tmp_path / "n.h5"), show_progress=False, echo=False)
+    assert rows_n[0]["images"] == 120 and rows_n[0]["stopped_early"] is False
+
+
 def test_schedule_on_the_test_error_without_validation(tmp_path):
     model = load_model(text=MODEL, overrides=["data.validation_size=0", "train.images=80"])
     path, rows = run_model(model, str(tmp_path / "t.h5"), show_progress=False, echo=False)

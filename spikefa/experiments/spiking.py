@@ -21,7 +21,12 @@ The learning-rate schedule (train.eta_drop_*, not in the paper) multiplies eta b
 when the error it watches has not fallen by eta_drop_min_delta for eta_drop_patience scheduled
 evaluations. It watches the validation error (the last data.validation_size training images, held
 out from training) when there is one, else the test error; the summary's ``eta_decided_on`` says
-which.
+which. With train.stop_at_eta, training ends at the evaluation that lowers eta below it.
+
+With train.test_steps_choices (not in the paper either), a finished run then tests the validation
+images at each candidate M and the test set once, at the M they chose
+(spikefa.spiking.test_steps_choice): /results/<arm>/test_steps_choice and the summary's
+chosen_test_steps, chosen_validation_error and chosen_test_error.
 """
 
 from __future__ import annotations
@@ -83,6 +88,9 @@ SCHEMA = {
                                    "eta_drop_min_delta before eta drops", min=1, max=MAX_IMAGES),
         "eta_drop_min_delta": Field(0.0, "float", "how much the watched error (a fraction) must fall below its "
                                     "best to count as an improvement", min=0, max=1),
+        "stop_at_eta": Field(0.0, "float", "not in the paper: end training early, with its final evaluation, once "
+                             "the eta schedule has lowered eta below this (the watched error has stopped falling "
+                             "at every rate tried down to here); 0: train all train.images", min=0),
         "eval_every": Field(10000, "int", "images between test-set evaluations", min=1, max=MAX_IMAGES),
         "checkpoint_every": Field(0, "int", "images between checkpoints besides those at evaluations "
                                   "(0: only at evaluations)", min=0, max=MAX_IMAGES),
@@ -272,7 +280,7 @@ def run(params: dict, out, ctx) -> list[dict]:
                 "history": [[row[name] for name in metric_names] for row in history],
                 "history_names": list(metric_names), "eta_schedule": schedule, "arm": arm,
                 "window_errors": window_errors, "window_images": window_images, "next_eval": next_eval,
-                "final_pending": net.images_seen >= total and not final_done})
+                "final_pending": (net.images_seen >= total or _eta_spent(net, t)) and not final_done})
             checkpoints.written = True
 
     def test_block():
@@ -290,7 +298,7 @@ def run(params: dict, out, ctx) -> list[dict]:
             while True:
                 # S streams take images S at a time, so images_seen may step past a boundary
                 scheduled = net.images_seen >= next_eval
-                ending = net.images_seen >= total
+                ending = net.images_seen >= total or _eta_spent(net, t)
                 if scheduled or (ending and not final_done):
                     ev = net.evaluate(Xt, yt, callback=test_block)
                     err = ev.error
@@ -302,6 +310,9 @@ def run(params: dict, out, ctx) -> list[dict]:
                     note = ""
                     if scheduled and drop:
                         note = _eta_schedule(net, schedule, val_err if Xv is not None else err, t)
+                        if _eta_spent(net, t) and not ending:
+                            ending = True
+                            note += f"; below train.stop_at_eta = {t['stop_at_eta']:g}: training ends here"
                     # eta: the learning rate training goes on with after this evaluation
                     row = dict(examples_seen=net.images_seen, test_error=err, train_error=last_train_error,
                                images_per_s=rate, eta=net.eta, validation_error=val_err)
@@ -353,6 +364,8 @@ def run(params: dict, out, ctx) -> list[dict]:
         summary["validation_error"] = final["validation_error"]
     if drop:
         summary.update(eta=net.eta, eta_decided_on=watched)
+    if t["stop_at_eta"] > 0:
+        summary.update(stopped_early=bool(net.images_seen < total))
     if choice is not None:
         summary.update(chosen_test_steps=choice.chosen, chosen_validation_error=choice.validation_error,
                        chosen_test_error=choice.test_error)
@@ -411,6 +424,11 @@ def _check_work_left(path: str, net: SpikingNetwork, extra: dict, total: int, qu
     raise ConfigError(f"--resume {path}: the checkpoint is at {net.images_seen} images and this run trains "
                       f"{total} (train.images){why}; nothing is left to run: raise train.images, e.g. --set "
                       f"train.images={2 * max(net.images_seen, 1)}")
+
+
+def _eta_spent(net: SpikingNetwork, t: dict) -> bool:
+    """Whether the schedule has lowered eta below train.stop_at_eta, which ends training."""
+    return t["stop_at_eta"] > 0 and net.eta < t["stop_at_eta"]
 
 
 def _eta_schedule(net: SpikingNetwork, schedule: dict, error: float, t: dict) -> str:

@@ -39,15 +39,17 @@ PARTS: list[Part] = [
                   "the same number of examples. Why 4-layer FA does not end exactly on 4-layer backprop: the "
                   "ablation below (`scripts/fig3d_ablation.py`).",
          appendix=("ablation.md",)),
-    Part("fig4", "Figure 4", "fig4_spiking_32streams.toml", seeds_quick=1, seeds_full=1,
+    Part("fig4", "Figure 4", "fig4_spiking_32streams.toml", seeds_quick=1, seeds_full=2,
          about="784-1500-1500-1500-1000 continuous-time network of stochastic spiking units learning "
                "MNIST by feedback alignment.", priority=3,
          protocol="The paper's network and learning rule, trained with 32 streams sharing the weights "
                   "(plasticity summed: each image changes the weights as much as with one stream, at about "
-                  "9x the speed) for 2.4M images, with eta lowered x0.3 whenever the error on 10,000 held-out "
-                  "training images stops falling (not in the paper); models/fig4_spiking.toml is the paper's "
-                  "one-stream network, which 10 epochs would take about 7 hours here. The study behind this "
-                  "choice is reports/fig4_training/."),
+                  "9x the speed) for 1.5M images from eta = 3e-3 per step, lowered x0.3 whenever the error on "
+                  "10,000 held-out training images stops falling; after training the test readout's M "
+                  "(5, 10, 20 or 40 steps) is chosen on those held-out images and the test set is tested once "
+                  "(none of these is in the paper). models/fig4_spiking.toml is the paper's one-stream "
+                  "network, which 10 epochs would take about 7 hours here. The study behind these choices "
+                  "is reports/fig4_training/."),
     Part("fig5", "Figure 5a, c", "fig5_quadratic.toml", seeds_quick=2, seeds_full=5,
          about="20-1000-20 tanh network learning a quadratic map: alignment of W with B^T, and the "
                "three-phase protocol."),
@@ -124,7 +126,8 @@ CLAIMS: list[Claim] = [
     Claim("fig3d", "Supp. Fig. 6", "Learning in W0 matters: 4-layer FA beats 4-layer FA with W0 frozen "
           "(t-test, p)", "gain", TTest(_nse("fa4"), _nse("fa4_frozen_w0")), Check("<", 0.01), full_size_only=True),
     # Figure 4: spiking network
-    Claim("fig4", "Fig. 4", "Spiking network's final test error on MNIST", "1.8%", _err("fa"), Check("<=", 1.8),
+    Claim("fig4", "Fig. 4", "Spiking network's final test error on MNIST (at the test steps M chosen on held-out "
+          "training images)", "1.8%", Summary("chosen_test_error", (("arm", "fa"),), scale=100.0), Check("<=", 1.8),
           unit="%", full_size_only=True,
           missed_because="the study in reports/fig4_training/ finds the limit in training speed, not spiking "
                          "noise: rate mode learns no better at equal images, and eta = 3e-3 reached 1.99% after "

@@ -15,18 +15,22 @@ __all__ = ["compact_run", "merge_runs", "reuse_finished_runs", "projected_second
 
 def reuse_finished_runs(plan: SweepPlan, source_dir: str) -> int:
     """Copy the finished run files of ``source_dir`` (an earlier report's part folder) that this
-    plan's tasks would write and do not have yet; returns how many. The sweep then skips those
-    whose parameters still match (a changed model file reruns them)."""
+    plan's tasks would write, do not have yet, and would write with the same parameters; returns
+    how many. A run of an older model file is left where it is: the sweep runs that task anew."""
     import shutil
 
+    from ..runfile.state import jsonable
+    from ..sweep.index import same_params, _schema
+
     copied = 0
+    schema = _schema(plan.experiment)
     for task in plan.tasks:
         src = os.path.join(source_dir, task.out)
         dst = plan.run_path(task)
         if os.path.exists(dst) or not os.path.isfile(src):
             continue
         status, params, _ = run_state(src)
-        if status != "finished":
+        if status != "finished" or not same_params(params, jsonable(task.params), schema):
             continue
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copyfile(src, dst + ".part")
