@@ -30,6 +30,21 @@ def test_gemm_floor_times_the_products_alone():
     assert 0 < bench.gemm_floor_seconds(bench.QUICK, 8, repeat=2) < 1
 
 
+def test_the_streams_ceiling_counts_the_products_arithmetic():
+    from spikefa.bench import _floor
+    from spikefa.spiking import gemm
+
+    products = gemm.step_products(bench.FIG4, 32, "fa")
+    weights = sum(a * b for a, b in zip(bench.FIG4[:-1], bench.FIG4[1:]))
+    feedback = 1500 * 1500 * 2 + 1500 * 1000             # B_h: n_h x n_{h+1}, hidden layers only
+    assert _floor.product_flops(products) == 2 * 32 * (2 * weights + feedback)
+    # one stream at 1.6 ms, 32 streams' products at 8 ms: no more than 6.4x, however lean the rest
+    assert _floor.streams_ceiling(32, 1.6, 8.0) == pytest.approx(6.4)
+    assert _floor.sgemm_peak_flops(n=256, repeat=1) > 0
+    lines = bench.ceiling_lines({"products": products, "blas_ms": 8.0}, 1.6)
+    assert "6.4x" in lines[1] and "GFLOP/s" in lines[0]
+
+
 def test_quick_bench_prints_references_machine_and_streams_but_no_targets(capsys):
     """The output's logic, never its times: --quick names what each ratio is measured against, the
     machine and the S sweep, and says that targets need the full-size network instead of judging them."""
@@ -38,7 +53,8 @@ def test_quick_bench_prints_references_machine_and_streams_but_no_targets(capsys
     assert main(["bench", "spiking", "--quick", "--backends", "numpy,cpu"]) == 0
     out = capsys.readouterr().out
     for text in ("machine: ", " cores", "load average", "measured against", "numpy reference backend",
-                 "copy bandwidth", "BLAS products", "during the bench", "other processes", bench.QUICK_NOTE):
+                 "copy bandwidth", "BLAS products", "during the bench", "other processes", bench.QUICK_NOTE,
+                 "ceiling of S=32 over S=1"):
         assert text in out, text
     sweep = out[out.index("S streams side by side"):]
     for S in bench.STREAMS:

@@ -9,6 +9,11 @@ with k_{l-1} the mean number of presynaptic units that spiked (``SpikeCounter``)
 those bytes over the copy bandwidth measured with numpy. A step of many streams on the cpu
 backend's gemm kernel is bound by arithmetic: its floor is the time of its BLAS products alone
 (``gemm_floor_seconds``: the products ``CpuBackend.describe`` lists, on operands of their shapes).
+
+That floor also caps what many streams can buy: S streams take S times one stream's work in at
+least the products' time, so no step of S streams beats S x (one stream's ms) / (the products' ms)
+over one stream (``streams_ceiling``). ``sgemm_peak_flops`` (a large square product) says how
+close the products already run to this machine's arithmetic peak.
 """
 
 from __future__ import annotations
@@ -85,3 +90,32 @@ def gemm_floor_seconds(sizes, streams: int, repeat: int = 5, products=None) -> f
         run_all()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def product_flops(products) -> float:
+    """Floating-point operations of ``products`` (2 m n k each: a multiply and an add)."""
+    return float(sum(2.0 * p.m * p.n * p.k for p in products))
+
+
+def sgemm_peak_flops(n: int = 2048, repeat: int = 3) -> float:
+    """FLOP/s of a large square single-precision product (scipy's BLAS, all its threads): the
+    arithmetic peak a step of many streams can approach on this machine."""
+    from scipy.linalg import blas
+
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.random((n, n), dtype=np.float32))
+    b = np.asfortranarray(rng.random((n, n), dtype=np.float32))
+    c = np.zeros((n, n), dtype=np.float32, order="F")
+    blas.sgemm(1.0, a, b, c=c, overwrite_c=1)
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        blas.sgemm(1.0, a, b, c=c, overwrite_c=1)
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n ** 3 / best
+
+
+def streams_ceiling(streams: int, one_stream_ms: float, products_ms: float) -> float:
+    """The most image-steps/s S streams can gain over one stream here: the S-stream step takes at
+    least its BLAS products' time (module docstring)."""
+    return streams * one_stream_ms / products_ms

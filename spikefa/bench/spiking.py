@@ -27,7 +27,8 @@ import numpy as np
 from ..errors import DataError
 from ..progress import format_table
 from . import _torch
-from ._floor import SpikeCounter, copy_bandwidth, gemm_floor_seconds, step_floor_bytes
+from ._floor import (SpikeCounter, copy_bandwidth, gemm_floor_seconds, product_flops, sgemm_peak_flops,
+                     step_floor_bytes, streams_ceiling)
 from ._machine import CpuUse, cpu_model, cpu_use_lines, machine_lines, under_load, usable_cores  # noqa: F401
 
 FIG4 = (784, 1500, 1500, 1500, 1000)
@@ -154,6 +155,19 @@ def _threads_of(result: dict, cores: int) -> int:
     return int(tail) if tail.isdigit() else cores
 
 
+def ceiling_lines(wide: dict, one_stream_ms: float) -> list[str]:
+    """What bounds the S-stream speed-up here: the products' arithmetic rate against this machine's
+    sgemm peak, and the speed-up a step that cost nothing beyond its products would reach."""
+    flops = product_flops(wide["products"])
+    rate = flops / (wide["blas_ms"] / 1e3)
+    peak = sgemm_peak_flops()
+    ceiling = streams_ceiling(TARGET_STREAMS, one_stream_ms, wide["blas_ms"])
+    return [f"S={TARGET_STREAMS} BLAS products: {flops / 1e9:.2f} GFLOP per step at {rate / 1e9:.0f} GFLOP/s, "
+            f"{100 * rate / peak:.0f}% of this machine's sgemm peak ({peak / 1e9:.0f} GFLOP/s, 2048^3)",
+            f"ceiling of S={TARGET_STREAMS} over S=1 here: {ceiling:.1f}x (S x one stream's ms / the products' ms: "
+            f"a step of {TARGET_STREAMS} streams that cost nothing beyond its BLAS products)"]
+
+
 def parse_streams(value) -> tuple[int, ...]:
     """--streams: one S or a comma-separated list; 1 is always measured (the speed-ups' baseline)."""
     from ..errors import ConfigError
@@ -264,6 +278,10 @@ def main(args) -> int:
             if S > 1 and f"{backend}_S{S}" in results:
                 gain = results[f"{backend}_S{S}"]["image_steps_per_s"] / results[backend]["image_steps_per_s"]
                 print(f"{backend} image-steps/s, S={S} over S=1 = {gain:.1f}x")
+    wide = results.get(f"cpu_S{TARGET_STREAMS}")
+    if wide is not None and wide.get("blas_ms"):
+        for line in ceiling_lines(wide, results["cpu"]["ms_per_step"]):
+            print(line)
     use_now = use.stop()
     for line in cpu_use_lines(use_now, cores):
         print(line)
