@@ -135,6 +135,8 @@ CASES = [
     ("spike-rows", dict(feedback="fa", feedback_dtype="bfloat16"), 40, 24),
     ("spike-rows", dict(feedback="direct", sparse=0.4, streams=5, feedback_dtype="bfloat16"), 40, 24),
     ("gemm", dict(feedback="fa", streams=8, feedback_dtype="bfloat16"), 40, 24),
+    ("gemm", dict(feedback="fa", streams=8, threads=2), 40, 24),
+    ("gemm", dict(feedback="bp", mode="rate", streams=9, threads=2), 40, 24),
     ("cuda", dict(feedback="fa", sparse=0.3), 4, 4),
     ("cuda", dict(feedback="bp", streams=2), 2, 0),
     ("cuda", dict(feedback="direct", mode="rate", steps_per_image=3), 2, 0),
@@ -143,6 +145,7 @@ CASES = [
 IDS = ["rows-fa", "rows-bp-5streams", "rows-direct-sparse", "rows-shallow-linear", "rows-rate-2streams",
        "gemm-fa", "gemm-bp-9streams", "gemm-direct-sparse", "gemm-shallow-linear", "gemm-rate", "gemm-bp-row-major",
        "gemm-fa-sparse-row-major", "rows-fa-bf16", "rows-direct-sparse-5streams-bf16", "gemm-fa-bf16",
+       "gemm-fa-2threads", "gemm-bp-rate-9streams-2threads",
        "cuda-fa-sparse", "cuda-bp-2streams", "cuda-direct-rate",
        "cuda-fa-bf16"]
 CUDA_CASES = [case for case in CASES if case[0] == "cuda"]

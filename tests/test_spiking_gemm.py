@@ -52,11 +52,14 @@ def test_threads_caps_blas_for_the_gemm_kernel(monkeypatch):
     assert openblas_threads() == before        # restored after the call
 
 
-def test_gemm_steps_allocate_no_arrays():
-    """After the first call (scratch), a block of steps allocates nothing the size of a state array."""
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gemm_steps_allocate_no_arrays(threads):
+    """After the first call (scratch), a block of steps allocates nothing the size of a state array,
+    with the elementwise kernels serial or on two threads."""
     import tracemalloc
 
-    net = SpikingNetwork(SpikingParams(sizes=(600, 500, 200), units_per_class=20, streams=8, cpu_kernel="gemm"))
+    net = SpikingNetwork(SpikingParams(sizes=(600, 500, 200), units_per_class=20, streams=8, cpu_kernel="gemm",
+                                       threads=threads))
     X = np.random.default_rng(0).random((64, 600)).astype(np.float32)
     y = np.arange(64) % 10
     net.train(X, y, 16)                                 # compiles, allocates the scratch

@@ -8,6 +8,8 @@ the bias and plasticity factor, and the NaN scan.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit
 
@@ -58,3 +60,16 @@ def first_nonfinite(arrays) -> int:
                 if not np.isfinite(a[k, i]):
                     return h
     return -1
+
+
+def variant(fn, suffix: str, namespace: dict | None = None):
+    """A copy of ``fn`` whose name ends in ``suffix`` (and whose globals are ``namespace``, when given).
+
+    Numba names its cache files after a function's qualified name, so the serial and the
+    parallel build of one kernel are cached apart.
+    """
+    g = types.FunctionType(fn.__code__, fn.__globals__ if namespace is None else namespace,
+                           fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    g.__qualname__ = fn.__qualname__ + suffix
+    g.__module__ = fn.__module__
+    return g
