@@ -136,9 +136,20 @@ def integrate_and_sample(V, P, s_out, k, i, drive, bias, tau, seed, t, key, rate
     s_out[k, i] = sample(p, rate, seed, t, key, i)
 
 
+def factor_and_bias(b, Mod, P, D, i, eta, gamma):
+    """Unit i: D[k, i] <- the plasticity factor of each stream k, and b[i]'s step with their sum
+    (summed over the streams in order)."""
+    total = np.float32(0.0)
+    for k in range(P.shape[0]):
+        d = plasticity_factor(Mod[k, i], P[k, i])
+        D[k, i] = d
+        total += d
+    b[i] = bias_step(b[i], total, eta, gamma)
+
+
 FUNCTIONS = (stream_key, uniform, spike, sample, input_probability, sigmoid_of_exp, sigmoid, phi, leak,
              class_target, error_drive, plasticity_factor, bias_step, class_vote, decayed_scale,
-             plasticity_coef, must_fold, integrate_and_sample)
+             plasticity_coef, must_fold, integrate_and_sample, factor_and_bias)
 
 
 def compile_for(decorator, *, exp, tanh, name: str) -> types.ModuleType:

@@ -123,15 +123,9 @@ def _zero_kernel(a):
 @cuda.jit
 def _factor_bias_kernel(b, Mod, P, D, eta, gamma):
     i = cuda.grid(1)
-    S, n = P.shape
-    if i >= n:
+    if i >= P.shape[1]:
         return
-    total = np.float32(0.0)
-    for k in range(S):
-        d = K.plasticity_factor(Mod[k, i], P[k, i])
-        D[k, i] = d
-        total += d
-    b[i] = K.bias_step(b[i], total, eta, gamma)
+    K.factor_and_bias(b, Mod, P, D, i, eta, gamma)
 
 
 @cuda.jit

@@ -87,14 +87,8 @@ def _error_t(labels, g, P, U, tau):
 
 def _bias_and_factor(b, Mod, P, D, eta, gamma):
     """host.bias_and_factor by units: each unit's D over the streams, summed in the same order."""
-    S, n = P.shape
-    for i in prange(n):
-        total = np.float32(0.0)
-        for k in range(S):
-            d = K.plasticity_factor(Mod[k, i], P[k, i])
-            D[k, i] = d
-            total += d
-        b[i] = K.bias_step(b[i], total, eta, gamma)
+    for i in prange(P.shape[1]):
+        K.factor_and_bias(b, Mod, P, D, i, eta, gamma)
 
 
 class Kernels(NamedTuple):
