@@ -148,13 +148,13 @@ class CpuBackend(NumpyBackend):
 
         inputs = bundles.Inputs(X, order, labels, counts)
         block = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh)
+        if self.kernel_for(state.streams) == "gemm":
+            with self._blas_threads():
+                self._gemm_step().run(state, inputs, block, self.options)
+            return
         threads = self.threads_for(state.streams)
         if threads > 1:
             numba.set_num_threads(threads)
-        if self.kernel_for(state.streams) == "gemm":
-            with self._blas_threads():
-                self._gemm_step().run(state, inputs, block, self.options, threads)
-            return
         kernel = self.kernels.run_steps_serial if threads == 1 else self.kernels.run_steps_parallel
         kernel(inputs, block, self.options, self.layers(), bundles.streams(state), threads)
 

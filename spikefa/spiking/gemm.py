@@ -17,46 +17,45 @@ W is stored row-major here (WT Fortran-ordered, see backends.CpuBackend): BLAS r
 product about twice as fast without a transposed operand.
 
 Everything between the products (sampling, integration, error and feedback neurons, the bias and
-plasticity factor, votes) is core.py's arithmetic (host.py's build) in small Numba kernels, except
-exp and tanh: numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these (S, n)
-arrays. The products read the spikes and phi(U) streams-last, so a transposed copy of each is kept
-beside the state (sampling writes both). The elementwise kernels come in two builds, serial and
-split over the streams (over the units for the bias): with the backend's threads above one
-(CpuBackend.threads_for) the parallel build runs, so the step's non-BLAS work uses the cores BLAS
-uses. Every element is computed by the same arithmetic in the same order in both builds, so they
-agree exactly. Random draws are the same counter-based ones: spikes equal those of the numpy
-reference and of cpu.py's kernels as long as the float32 sums agree (they are summed in another order).
+plasticity factor, votes) is core.py's arithmetic (host.py's build) in small serial Numba kernels,
+except exp and tanh: numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these
+(S, n) arrays. The products read the spikes and phi(U) streams-last, so a transposed copy of each
+is kept beside the state (sampling writes both). These kernels stay serial on purpose: a parallel
+build of them, measured on 2 cores, made the S = 32 step 12x slower, since Numba's threads wake
+between BLAS calls whose OpenBLAS threads are still spinning on the same cores. Random draws are
+the same counter-based ones: spikes equal those of the numpy reference and of cpu.py's kernels as
+long as the float32 sums agree (they are summed in another order).
 Lazy decay (scale), the sparse mask and the step order are those of cpu.py.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.linalg import blas
 
 from . import core
 from .codes import FEEDBACK_BP, FEEDBACK_CODES, FEEDBACK_FA, FEEDBACK_NONE, PHI_TANH, readout_array
-from .host import K, count_votes, draw_input, variant
+from .host import K, bias_and_factor, count_votes, draw_input
 from .protocol import Product
 
 F32 = np.float32
 
 
+@njit(cache=True)
 def _integrate_t(AT, scale, b, V, negV, tau):
     """V <- V + tau (scale A + b - V), and -V (for the exponential); A arrives streams-last (n_out, S)."""
-    for k in prange(V.shape[0]):
+    for k in range(V.shape[0]):
         for i in range(V.shape[1]):
             v = K.leak(V[k, i], AT[i, k] * scale + b[i], tau)
             V[k, i] = v
             negV[k, i] = -v
 
 
+@njit(cache=True)
 def _sample_t(P, s_out, sT, seed, t, layer, purpose, rate):
     """P holds exp(-V) on entry and sigma(V) on exit; spikes into s_out and its streams-last copy sT."""
-    for k in prange(P.shape[0]):
+    for k in range(P.shape[0]):
         key = K.stream_key(layer, k, purpose)
         p_row, s_row = P[k], s_out[k]
         if rate:
@@ -73,50 +72,23 @@ def _sample_t(P, s_out, sT, seed, t, layer, purpose, rate):
             sT[i, k] = s_row[i]
 
 
+@njit(cache=True)
 def _feedback_t(FT, factor, U, tau):
-    for k in prange(U.shape[0]):
+    for k in range(U.shape[0]):
         for j in range(U.shape[1]):
             U[k, j] = K.leak(U[k, j], factor * FT[j, k], tau)
 
 
+@njit(cache=True)
 def _error_t(labels, g, P, U, tau):
     for k in range(P.shape[0]):
         for i in range(P.shape[1]):
             U[k, i] = K.leak(U[k, i], K.error_drive(i, labels[k], g, P[k, i]), tau)
 
 
-def _bias_and_factor(b, Mod, P, D, eta, gamma):
-    """host.bias_and_factor by units: each unit's D over the streams, summed in the same order."""
-    for i in prange(P.shape[1]):
-        K.factor_and_bias(b, Mod, P, D, i, eta, gamma)
-
-
-class Kernels(NamedTuple):
-    integrate_t: object
-    sample_t: object
-    feedback_t: object
-    error_t: object
-    bias_and_factor: object
-
-
-def _build(parallel: bool) -> Kernels:
-    """The elementwise kernels, serial or over the streams (units for the bias) in parallel: the
-    same arithmetic in the same order per element, so both give identical results."""
-    suffix = "_parallel" if parallel else "_serial"
-
-    def jit(fn):
-        return njit(cache=True, parallel=parallel)(variant(fn, suffix))
-
-    return Kernels(jit(_integrate_t), jit(_sample_t), jit(_feedback_t), jit(_error_t), jit(_bias_and_factor))
-
-
-SERIAL = _build(parallel=False)
-PARALLEL = _build(parallel=True)
-
-
 def compiled_kernels() -> tuple:
     """This module's Numba kernels (whether they came from Numba's cache: CpuBackend.describe)."""
-    return tuple(SERIAL) + tuple(PARALLEL)
+    return _integrate_t, _sample_t, _feedback_t, _error_t
 
 
 def _modulation(U, Mod, ModT, phi_kind):
@@ -215,10 +187,8 @@ class GemmStep:
             self.scratch[streams] = Scratch(self.params.sizes, streams)
         return self.scratch[streams]
 
-    def run(self, st, inputs, block, opts, threads: int = 1):
-        """A block of steps (bundles.Inputs, bundles.Block, bundles.Options) on StreamState ``st``;
-        the elementwise kernels on ``threads`` Numba threads (BLAS keeps its own)."""
-        kern = SERIAL if threads == 1 else PARALLEL
+    def run(self, st, inputs, block, opts):
+        """A block of steps (bundles.Inputs, bundles.Block, bundles.Options) on StreamState ``st``."""
         w, L = self.weights, len(self.weights.WT)
         X, order, labels, counts = inputs
         z = self._scratch(st.streams)
@@ -236,17 +206,17 @@ class GemmStep:
             for h in range(L):
                 _forward_product(w.WT[h], z.sT[h], z.AT[h])
                 # sigma(V) = 1 / (1 + exp(-V)), the exponential by numpy's vectorised ufunc
-                kern.integrate_t(z.AT[h], F32(w.scale[h]), w.b[h], st.V[h], st.P[h], tau)
+                _integrate_t(z.AT[h], F32(w.scale[h]), w.b[h], st.V[h], st.P[h], tau)
                 np.exp(st.P[h], out=st.P[h])
-                kern.sample_t(st.P[h], st.s[h + 1], z.sT[h + 1], seed, t, h + 1, block.purpose, rate)
+                _sample_t(st.P[h], st.s[h + 1], z.sT[h + 1], seed, t, h + 1, block.purpose, rate)
             if block.learn:
-                self._feedback(st, z, L, opts, labels[i_img], kern)
+                self._feedback(st, z, L, opts, labels[i_img])
             count_votes(readout_array(block.readout, st.s[L], st.P[L - 1], st.V[L - 1]), counts[i_img], g)
             if block.learn:
                 for h in range(L):
                     if not w.learns[h]:
                         continue
-                    kern.bias_and_factor(w.b[h], st.Mod[h], st.P[h], st.D[h], opts.eta, opts.gamma)
+                    bias_and_factor(w.b[h], st.Mod[h], st.P[h], st.D[h], opts.eta, opts.gamma)
                     w.scale[h] = core.decayed_scale(w.scale[h], opts.gamma)
                     coef = core.plasticity_coef(opts.eta, w.scale[h])
                     _plasticity_product(coef, st.D[h], st.s[h], z.sT[h], w.WT[h])
@@ -256,9 +226,9 @@ class GemmStep:
                         w.WT[h] *= F32(w.scale[h])
                         w.scale[h] = 1.0
 
-    def _feedback(self, st, z, L, opts, labels, kern):
+    def _feedback(self, st, z, L, opts, labels):
         w, fb = self.weights, opts.feedback
-        kern.error_t(labels, opts.g, st.P[L - 1], st.U[L - 1], opts.tau)
+        _error_t(labels, opts.g, st.P[L - 1], st.U[L - 1], opts.tau)
         _modulation(st.U[L - 1], st.Mod[L - 1], z.ModT[L - 1], opts.phi)
         if fb == FEEDBACK_NONE:  # hidden layers get no feedback
             return
@@ -271,5 +241,5 @@ class GemmStep:
             else:
                 M, trans, factor, src = self.B[h].T, 0, F32(1.0), (h + 1 if fb == FEEDBACK_FA else L - 1)
             _gemm(1.0, z.ModT[src].T, M, z.AT[h].T, trans_b=trans)
-            kern.feedback_t(z.AT[h], factor, st.U[h], opts.tau)
+            _feedback_t(z.AT[h], factor, st.U[h], opts.tau)
             _modulation(st.U[h], st.Mod[h], z.ModT[h], opts.phi)
