@@ -153,6 +153,28 @@ def test_changed_parameters_rerun_a_finished_task(cluster, tmp_path):
     assert status == "finished" and params["train"]["examples"] == 100
 
 
+def test_a_replaced_run_file_gives_its_own_summary(cluster, tmp_path):
+    """A finished run file copied over another with the same parameters (a committed run taken
+    in): the index summarises the file now there, not what it remembered of the old one."""
+    import shutil
+
+    from spikefa.sweep.index import mark_finished_tasks
+
+    a = plan_sweep(MODEL, seeds=2, sets=[TWO_RULES], out_dir=str(tmp_path / "a"), quick=True)
+    run_sweeps([a], client_info=cluster, show_progress=False, echo=False)
+    first, second = (os.path.join(tmp_path / "a", t.out) for t in a.tasks)
+    before = {t.id: t.summary for t in a.tasks}
+    assert before[a.tasks[0].id] != before[a.tasks[1].id]
+    copy = str(tmp_path / "copy.h5")
+    shutil.copyfile(second, copy)
+    with h5py.File(copy, "r+") as h5:          # seed 1's numbers under seed 0's parameters
+        h5.attrs["params"] = json.dumps({**json.loads(h5.attrs["params"]), "seed": 0})
+    shutil.copyfile(copy, first)
+    again = plan_sweep(MODEL, seeds=2, sets=[TWO_RULES], out_dir=str(tmp_path / "a"), quick=True)
+    assert mark_finished_tasks(again) == 2
+    assert again.tasks[0].summary == before[a.tasks[1].id]
+
+
 def test_failing_task_is_reported_and_the_others_finish(cluster, tmp_path):
     plan = plan_sweep(MODEL, seeds=2, sets=['train.rules=["bp"]', "train.eta.bp=0.01,1000"],
                       out_dir=str(tmp_path), quick=True)

@@ -90,7 +90,9 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
         same = same_params(params, expected, schema)
         if status == "finished" and same:
             task.status = "finished"
-            task.summary = old.get("summary") or rows
+            # the run file's own summary: the file may have been replaced since the index was
+            # written (a committed run copied in), and the index must not keep the old one's numbers
+            task.summary = rows or old.get("summary")
             for k in ("attempts", "worker", "wall_s", "started", "ended"):
                 if old.get(k) is not None:
                     setattr(task, k, old[k])
