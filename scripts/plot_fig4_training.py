@@ -6,7 +6,8 @@
 Each RUN.h5 is the last file of a run (a resumed run's file holds the evaluations of the files it
 continues). Where a run held out a validation set, its validation error is drawn dashed in the
 run's colour; where a learning-rate schedule lowered eta, a triangle marks the evaluation after
-which it did. ``--table CSV=LABEL`` adds a curve recorded only as numbers (a CSV of
+which it did; where the run chose its test steps M on the validation images
+(train.test_steps_choices), a star marks the test error at the M chosen. ``--table CSV=LABEL`` adds a curve recorded only as numbers (a CSV of
 ``images,test_error`` rows, error as a fraction), drawn dotted. Writes fig4_training.png and .pdf
 (default: the folder of the first run) and prints each curve's evaluations.
 """
@@ -41,6 +42,11 @@ def curves(path: str) -> tuple[np.ndarray, dict]:
         for name in ("validation_error", "eta"):
             if name in groups[0]:
                 out[name] = np.asarray(groups[0][name][()], dtype=float)
+        arm = next(iter(arms))
+        choice = h5.get(f"results/{arm}/test_steps_choice")
+        if choice is not None:
+            out["chosen"] = (float(choice.attrs["examples_seen"]), float(choice.attrs["test_error"]),
+                             int(choice.attrs["chosen"]))
         if "eta" in out:     # the eta each evaluation left training with, after the one it started with
             start = metrics.run_params(h5).get("network", {}).get("eta", out["eta"][0])
             out["eta_before"] = np.concatenate([[float(start)], out["eta"][:-1]])
@@ -70,6 +76,10 @@ def build(runs: list[tuple[str, str]], tables: list[tuple[str, str]] = ()):
             drops = np.flatnonzero(values["eta"] < values["eta_before"])
             ax.plot(x[drops], 100 * values["test_error"][drops], linestyle="none", marker="v",
                     markersize=7, color=colour, label=f"{label}: eta lowered" if len(drops) else None)
+        if "chosen" in values:
+            at, err, m = values["chosen"]
+            ax.plot([at], [100 * err], linestyle="none", marker="*", markersize=11, color=colour,
+                    markeredgecolor="black", markeredgewidth=0.5, label=f"{label}: test at M = {m}, chosen")
     ax.axhline(100 * PAPER_ERROR, color="0.4", linestyle="--", linewidth=1, label="paper: 1.8%")
     ax.set_yscale("log")
     ax.set_xlabel("training images seen")
@@ -122,6 +132,10 @@ def draw(args) -> list[str]:
             lowered = [f"after {_images(a)}: {e:g}" for a, e, before in
                        zip(x, values["eta"], values["eta_before"]) if e < before]
             print(f"{label} (eta lowered): " + ("; ".join(lowered) or "never"))
+        if "chosen" in values:
+            at, err, m = values["chosen"]
+            print(f"{label} (test steps chosen on the validation images): M = {m}, test error {100 * err:.2f}% "
+                  f"after {_images(at)}")
     out = args.out or os.path.dirname(os.path.abspath(runs[0][0]))
     return style.save(build(runs, tables), out, "fig4_training")
 

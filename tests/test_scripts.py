@@ -50,7 +50,8 @@ def test_fig4_training_curves(tmp_path, capsys):
 def test_fig4_training_draws_validation_eta_drops_and_recorded_tables(tmp_path, capsys):
     a, _ = run_model(load_model(text=MODEL, overrides=[
         "data.validation_size=20", "train.eta_drop_factor=0.5", "train.eta_drop_patience=1",
-        "train.eta_drop_min_delta=0.5"]), str(tmp_path / "a.h5"), show_progress=False, echo=False)
+        "train.eta_drop_min_delta=0.5", "train.test_steps_choices=[2,4]"]), str(tmp_path / "a.h5"),
+        show_progress=False, echo=False)
     recorded = tmp_path / "earlier.csv"
     recorded.write_text("images,test_error\n40,0.5\n80,0.4\n")
     plot = script("plot_fig4_training")
@@ -62,6 +63,10 @@ def test_fig4_training_draws_validation_eta_drops_and_recorded_tables(tmp_path, 
         eta = h5["metrics/fa/eta"][()]
     assert eta.tolist() == [0.03, 0.015, 0.0075]  # a fall of 0.5 is never met: halved from the second evaluation on
     assert "scheduled (eta lowered): after 80: 0.015; after 120: 0.0075" in out
+    with h5py.File(a) as h5:
+        chosen = h5["results/fa/test_steps_choice"].attrs
+        m, err = int(chosen["chosen"]), float(chosen["test_error"])
+    assert f"scheduled (test steps chosen on the validation images): M = {m}, test error {100 * err:.2f}%" in out
     assert os.path.getsize(tmp_path / "fig" / "fig4_training.png") > 10_000
 
 
