@@ -101,6 +101,22 @@ def test_net_test_votes_as_traced(backend, kernel):
             assert net.test(X, y) == float((traced.argmax(axis=1) != y).mean())
 
 
+def test_choosing_test_steps_agrees_across_backends():
+    """train.test_steps_choices' choice (spiking.test_steps_choice) on each cpu kernel: the same
+    validation error at every M as the numpy reference, so the same M chosen and the same test error."""
+    from spikefa.spiking.test_steps_choice import choose_test_steps
+
+    Xv, yv = data(n=30, seed=1)
+    Xt, yt = data(n=20, seed=2)
+    choices = []
+    for backend, kernel in BACKENDS:
+        net = net_for(backend, kernel)
+        net.train(*data(n=40, seed=3), 40)
+        choices.append(choose_test_steps(net, [1, 3, 8, 20], Xv, yv, Xt, yt))
+    assert all(c == choices[0] for c in choices[1:]), choices
+    assert len(set(choices[0].validation_errors)) > 1        # the candidates are told apart
+
+
 def test_readouts_add_up_what_they_say():
     """spikes: whole spike counts; rate: the sum of sigma(V_L) over the M steps; psp: of V_L; each per
     class group of units_per_class output units."""
