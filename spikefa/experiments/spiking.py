@@ -90,7 +90,8 @@ SCHEMA = {
                                     "best to count as an improvement", min=0, max=1),
         "stop_at_eta": Field(0.0, "float", "not in the paper: end training early, with its final evaluation, once "
                              "the eta schedule has lowered eta below this (the watched error has stopped falling "
-                             "at every rate tried down to here); 0: train all train.images", min=0),
+                             "at every rate tried down to here); 0: train all train.images. Recording windows are "
+                             "placed by train.images: one past the stop (\"late\") is not reached", min=0),
         "eval_every": Field(10000, "int", "images between test-set evaluations", min=1, max=MAX_IMAGES),
         "checkpoint_every": Field(0, "int", "images between checkpoints besides those at evaluations "
                                   "(0: only at evaluations)", min=0, max=MAX_IMAGES),
