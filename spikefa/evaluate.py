@@ -58,30 +58,27 @@ def _load(ckpt: str, *, test_steps, backend, readout, carry):
     return net
 
 
-def _images(ckpt: str, net, split: str, test_size: int | None):
-    """(images, labels, data table) of ``split``: the test set (its first test_size images), or the
-    validation images the run held out of training (the last data.validation_size training images)."""
+def _splits(ckpt: str, net, test_size: int | None, validation: bool) -> tuple[dict, tuple, tuple]:
+    """(data table, (test images, labels), (validation images, labels) or None): the test set (its
+    first test_size images) and, when asked, the validation images the run held out of training (the
+    last data.validation_size training images), loaded once."""
     from .experiments.spiking import load_data, split_validation
 
-    if split not in ("test", "validation"):
-        raise ConfigError(f"--on {split}: expected test or validation")
     if test_size is not None and test_size < 1:
         raise ConfigError(f"--test-size {test_size}: expected an integer >= 1")
     run_params = run_params_beside(ckpt)
     data = _data_table(net.params, run_params)
     if test_size is not None:
         data["test_size"] = test_size
-    if split == "validation" and not data.get("validation_size"):
+    if validation and not data.get("validation_size"):
         raise ConfigError(f"{ckpt}: its run held out no validation images (data.validation_size = 0), so every "
                           f"training image was learned from; evaluate --on test, or train with "
                           f"data.validation_size set" + ("" if run_params else " (or keep RUN.h5 beside the checkpoint)"))
     params = {"seed": net.params.seed, "data": data,
               "network": {"sizes": list(net.params.sizes), "units_per_class": net.params.units_per_class}}
     X, y, Xt, yt = load_data(params)
-    if split == "validation":
-        _, _, Xv, yv = split_validation(params, X, y)
-        return Xv, yv, data
-    return Xt, yt, data
+    held_out = split_validation(params, X, y)[2:] if validation else None
+    return data, (Xt, yt), held_out
 
 
 def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: int | None = None,
@@ -89,8 +86,11 @@ def evaluate_checkpoint(ckpt: str, *, test_steps: int | None = None, test_size: 
                         on: str = "test") -> dict:
     """One row: the checkpoint's images trained, the images tested (``on`` the test set or the run's
     held-out validation images) and its error on them now."""
+    if on not in ("test", "validation"):
+        raise ConfigError(f"--on {on}: expected test or validation")
     net = _load(ckpt, test_steps=test_steps, backend=backend, readout=readout, carry=carry)
-    images, labels, data = _images(ckpt, net, on, test_size)
+    data, test, held_out = _splits(ckpt, net, test_size, validation=on == "validation")
+    images, labels = held_out if on == "validation" else test
     error = net.test(images, labels)
     return {"checkpoint": ckpt, "images_trained": net.images_seen, "dataset": data["dataset"], "on": on,
             "images": len(labels), "test_steps": net.params.test_steps, "readout": net.params.test_readout,
@@ -107,8 +107,7 @@ def choose_checkpoint_test_steps(ckpt: str, candidates, *, test_size: int | None
     for m in candidates:
         check_value(param_field("test_steps"), m, "test_steps", "--test-steps")
     net = _load(ckpt, test_steps=None, backend=backend, readout=readout, carry=carry)
-    Xv, yv, data = _images(ckpt, net, "validation", None)
-    Xt, yt, _ = _images(ckpt, net, "test", test_size)
+    data, (Xt, yt), (Xv, yv) = _splits(ckpt, net, test_size, validation=True)
     choice = choose_test_steps(net, candidates, Xv, yv, Xt, yt)
     base = {"checkpoint": ckpt, "images_trained": net.images_seen, "dataset": data["dataset"]}
     tail = {"readout": net.params.test_readout, "carry": net.params.test_carry}

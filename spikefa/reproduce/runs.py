@@ -20,10 +20,10 @@ def reuse_finished_runs(plan: SweepPlan, source_dir: str) -> int:
     import shutil
 
     from ..runfile.state import jsonable
-    from ..sweep.index import same_params, _schema
+    from ..sweep.index import experiment_schema, same_params
 
     copied = 0
-    schema = _schema(plan.experiment)
+    schema = experiment_schema(plan.experiment)
     for task in plan.tasks:
         src = os.path.join(source_dir, task.out)
         dst = plan.run_path(task)

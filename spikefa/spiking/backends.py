@@ -153,9 +153,11 @@ class CpuBackend(NumpyBackend):
                 self._gemm_step().run(state, inputs, block, self.options)
             return
         threads = self.threads_for(state.streams)
-        if threads > 1:
+        if threads == 1:
+            kernel = self.kernels.run_steps_serial
+        else:
             numba.set_num_threads(threads)
-        kernel = self.kernels.run_steps_serial if threads == 1 else self.kernels.run_steps_parallel
+            kernel = self.kernels.run_steps_parallel
         kernel(inputs, block, self.options, self.layers(), bundles.streams(state), threads)
 
     def _gemm_step(self):

@@ -30,12 +30,14 @@ Entry points: ``run_steps_serial`` and ``run_steps_parallel``, each
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 from numba import njit, prange
 
 from .codes import FEEDBACK_BP, FEEDBACK_FA, FEEDBACK_NONE, READOUT_PSP, READOUT_RATE
 from .bfloat16 import as_float32
-from .host import K, bias_and_factor, count_votes, draw_input, variant
+from .host import K, bias_and_factor, count_votes, draw_input
 
 _FAST = {"reassoc", "contract"}
 
@@ -185,13 +187,25 @@ def _fold(WT, factor):
             WT[j, i] *= factor
 
 
+def _variant(fn, suffix: str, namespace: dict):
+    """A copy of ``fn`` whose globals are ``namespace`` and whose name ends in ``suffix``.
+
+    Numba names its cache files after a function's qualified name, so the serial and the
+    parallel build of one kernel are cached apart.
+    """
+    g = types.FunctionType(fn.__code__, namespace, fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
+    g.__qualname__ = fn.__qualname__ + suffix
+    g.__module__ = fn.__module__
+    return g
+
+
 def _build(parallel: bool):
     suffix = "_parallel" if parallel else "_serial"
     namespace = dict(globals())
     for fn, fast in ((_forward, False), (_feedback, True), (_plasticity, False), (_fold, False)):
         namespace[fn.__name__] = njit(cache=True, parallel=parallel, fastmath=_FAST if fast else False)(
-            variant(fn, suffix, namespace))
-    return njit(cache=True)(variant(_run_steps, suffix, namespace))
+            _variant(fn, suffix, namespace))
+    return njit(cache=True)(_variant(_run_steps, suffix, namespace))
 
 
 # a step's kernels on one stream of the Figure 4 network take ~0.1-1 ms: too short to pay for

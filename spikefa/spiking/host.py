@@ -8,8 +8,6 @@ the bias and plasticity factor, and the NaN scan.
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 from numba import njit
 
@@ -39,15 +37,8 @@ def count_votes(out, counts, g):
 @njit(cache=True)
 def bias_and_factor(b, Mod, P, D, eta, gamma):
     """D <- phi_d(U) sigma'(V) per stream, and the bias step with D summed over streams."""
-    S, n = P.shape
-    for k in range(S):
-        for i in range(n):
-            D[k, i] = K.plasticity_factor(Mod[k, i], P[k, i])
-    for i in range(n):
-        total = np.float32(0.0)
-        for k in range(S):
-            total += D[k, i]
-        b[i] = K.bias_step(b[i], total, eta, gamma)
+    for i in range(P.shape[1]):
+        K.factor_and_bias(b, Mod, P, D, i, eta, gamma)
 
 
 @njit(cache=True)
@@ -60,16 +51,3 @@ def first_nonfinite(arrays) -> int:
                 if not np.isfinite(a[k, i]):
                     return h
     return -1
-
-
-def variant(fn, suffix: str, namespace: dict | None = None):
-    """A copy of ``fn`` whose name ends in ``suffix`` (and whose globals are ``namespace``, when given).
-
-    Numba names its cache files after a function's qualified name, so the serial and the
-    parallel build of one kernel are cached apart.
-    """
-    g = types.FunctionType(fn.__code__, fn.__globals__ if namespace is None else namespace,
-                           fn.__name__ + suffix, fn.__defaults__, fn.__closure__)
-    g.__qualname__ = fn.__qualname__ + suffix
-    g.__module__ = fn.__module__
-    return g

@@ -10,7 +10,7 @@ own test_steps are left as they were.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,6 @@ class TestStepsChoice:
     chosen: int                              # the M kept
     validation_error: float                  # at the M kept
     test_error: float                        # at the M kept; nan when no test set was given
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def choose_test_steps(net, candidates, val_images, val_labels, test_images=None, test_labels=None,

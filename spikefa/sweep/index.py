@@ -79,7 +79,7 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
         plan.created = data.get("created", plan.created)
     done = 0
     expected_params = {}
-    schema = _schema(plan.experiment)
+    schema = experiment_schema(plan.experiment)
     for task in plan.tasks:
         old = previous.get(task.id, {})
         latest = old.get("out")
@@ -102,7 +102,7 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
     return done
 
 
-def _schema(experiment: str) -> dict | None:
+def experiment_schema(experiment: str) -> dict | None:
     from .. import experiments
 
     try:
