@@ -167,6 +167,22 @@ def test_failed_write_stops_with_output_error_and_keeps_the_file(tmp_path, monke
         np.testing.assert_array_equal(r.index()["step"], np.arange(1, 13))
 
 
+@pytest.mark.parametrize("n_steps", [12, 5000])
+def test_rows_a_failed_write_extended_but_never_filled_are_not_samples(tmp_path, n_steps):
+    """A full disk can leave data sets longer than what was written; those rows read as zeros."""
+    path = tmp_path / "run.h5"
+    net = record(path, [Recorder(layers=[2], variables=["V", "spikes"])], n_steps, block_steps=5)
+    with h5py.File(path, "a") as h5:
+        g = h5["recordings/" + list(h5["recordings"])[0]]
+        for ds in [g[f] for f in ("step", "image", "label", "image_count")] + [g["layer2/V"], g["layer2/spikes"]]:
+            ds.resize(ds.shape[0] + 3, axis=0)      # extended, as the failed write left them; never filled
+    with open_run(str(path)) as rec:
+        np.testing.assert_array_equal(rec.index()["step"], np.arange(1, n_steps + 1))
+        np.testing.assert_array_equal(rec.trace("V", 2, window=(n_steps, n_steps + 1)),
+                                      expected(net, [n_steps], "V", 2))
+        assert rec.raster(2).shape[0] == n_steps
+
+
 def test_resume_into_a_new_file_joins_without_gap_or_repeat(tmp_path):
     a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
     recs = [Recorder(name="r", layers="all", units=[0, 3], variables=["spikes", "V"], every=2),

@@ -29,6 +29,24 @@ def _s(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _written_prefix(step_ds, count: int, tail: int = 4096) -> int:
+    """How many of the first ``count`` samples were really written.
+
+    A run whose write failed (a full disk) can leave data sets extended past the rows it wrote;
+    those rows read as zeros. Steps rise strictly in a sound file, so the samples end where they
+    stop rising. Only the tail is read when it is sound, so opening a long run stays cheap.
+    """
+    if count == 0:
+        return 0
+    lo = max(0, count - tail - 1)
+    steps = step_ds[lo:count]
+    if steps[0] > 0 and np.all(np.diff(steps) > 0):
+        return count
+    steps = step_ds[:count]
+    bad = np.flatnonzero((steps <= 0) | np.concatenate([[False], np.diff(steps) <= 0]))
+    return int(bad[0]) if len(bad) else count
+
+
 def open_run(paths, follow: bool = False) -> "RunRecordings":
     """The recordings of a run file, or of several joined (a run and its resumptions).
 
@@ -150,7 +168,7 @@ class RunRecordings:
                         else:                                # spike events
                             for ds in node.values():
                                 self._refresh(ds)
-                self._counts[i, name] = count
+                self._counts[i, name] = _written_prefix(step, count)
 
     @staticmethod
     def _refresh(ds):
