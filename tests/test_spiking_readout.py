@@ -297,6 +297,43 @@ def test_schedule_on_the_test_error_without_validation(tmp_path):
         np.testing.assert_allclose(h5["metrics/fa/eta"][()], [0.03, 0.03])
 
 
+def test_fixed_schedule_drops_eta_at_its_image_counts_whatever_the_errors(tmp_path):
+    """train.eta_drop_at: eta x0.5 once 40 and 100 images are seen, between evaluations as well as at
+    them (the weights do not depend on where evaluations fall), and a resumed run goes on alike."""
+    fixed = ["data.validation_size=0", "train.eta_drop_at=[40, 100]", "train.images=160",
+             "train.checkpoint_min_s=0"]
+
+    def run(name, extra=(), resume=None):
+        path, rows = run_model(load_model(text=MODEL, overrides=fixed + list(extra)), str(tmp_path / f"{name}.h5"),
+                               show_progress=False, echo=False, resume=resume)
+        net, _ = load_checkpoint(str(tmp_path / f"{name}.ckpt.h5"))
+        with h5py.File(path) as h5:
+            return rows[0], net, {k: h5[f"metrics/fa/{k}"][()] for k in ("examples_seen", "eta", "test_error")}
+
+    row, net, m = run("every40")
+    assert row["eta_decided_on"] == "fixed" and row["eta"] == pytest.approx(0.03 / 4)
+    np.testing.assert_array_equal(m["examples_seen"], [40, 80, 120, 160])
+    np.testing.assert_allclose(m["eta"], [0.015, 0.015, 0.0075, 0.0075])   # eta after each evaluation
+    _, net20, m20 = run("every20", ["train.eval_every=20"])
+    for a, b in zip(net.weights.WT + net.weights.b, net20.weights.WT + net20.weights.b):
+        np.testing.assert_array_equal(a, b)
+    _, later, _ = run("at120", ["train.eta_drop_at=[40, 120]"])
+    assert not np.array_equal(later.weights.WT[0], net.weights.WT[0])
+    run("half", ["train.images=80"])
+    _, resumed, m_r = run("resumed", resume=str(tmp_path / "half.ckpt.h5"))
+    for k in m:
+        np.testing.assert_array_equal(m[k], m_r[k])
+    for a, b in zip(net.weights.WT + net.weights.b, resumed.weights.WT + resumed.weights.b):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad, words", [("train.eta_drop_at=[100, 40]", "must rise"),
+                                        ("train.eta_drop_factor=1", "set it below 1")])
+def test_fixed_schedule_refuses_a_schedule_that_cannot_run(bad, words):
+    with pytest.raises(ConfigError, match=words):
+        load_model(text=MODEL, overrides=["train.eta_drop_at=[40, 100]", bad])
+
+
 def test_validation_is_held_out_of_training(tmp_path):
     with pytest.raises(ConfigError, match="validation_size"):
         run_model(load_model(text=MODEL, overrides=["data.validation_size=260"]), str(tmp_path / "v.h5"),

@@ -21,7 +21,10 @@ The learning-rate schedule (train.eta_drop_*, not in the paper) multiplies eta b
 when the error it watches has not fallen by eta_drop_min_delta for eta_drop_patience scheduled
 evaluations. It watches the validation error (the last data.validation_size training images, held
 out from training) when there is one, else the test error; the summary's ``eta_decided_on`` says
-which. With train.stop_at_eta, training ends at the evaluation that lowers eta below it.
+which. With train.eta_drop_at it is fixed instead: eta is multiplied by eta_drop_factor once
+training has seen each of those image counts, whatever the errors (a schedule found on validation
+images, then used to train on every training image). With train.stop_at_eta, training ends at the
+evaluation that lowers eta below it.
 
 With train.test_steps_choices (not in the paper either), a finished run then tests the validation
 images at each candidate M and the test set once, at the M they chose
@@ -84,6 +87,9 @@ SCHEMA = {
         "eta_drop_factor": Field(1.0, "float", "not in the paper: multiply eta by this factor when the watched "
                                  "error (validation if data.validation_size, else test) has not fallen for "
                                  "eta_drop_patience evaluations (1: constant eta)", min=0, max=1, min_exclusive=True),
+        "eta_drop_at": Field([], "list[int]", "not in the paper: a fixed schedule instead of the plateau rule: "
+                             "multiply eta by eta_drop_factor once training has seen each of these image counts "
+                             "(in rising order), whatever the errors; empty: the plateau rule", min=1, max=MAX_IMAGES),
         "eta_drop_patience": Field(3, "int", "scheduled evaluations without an improvement of at least "
                                    "eta_drop_min_delta before eta drops", min=1, max=MAX_IMAGES),
         "eta_drop_min_delta": Field(0.0, "float", "how much the watched error (a fraction) must fall below its "
@@ -109,6 +115,15 @@ def check(params: dict, origin) -> None:
     """Rules between keys, before any work: the output layer against units_per_class, the size of
     the network, and the recorders against its layers and streams."""
     check_network(params["network"], origin)
+    t = params["train"]
+    if t["eta_drop_at"]:
+        at = t["eta_drop_at"]
+        if t["eta_drop_factor"] >= 1:
+            raise ConfigError(f"{origin('train.eta_drop_at')}: key 'train.eta_drop_at' drops eta by "
+                              f"train.eta_drop_factor, which is 1 (no drop); set it below 1, e.g. 0.3")
+        if any(b <= a for a, b in zip(at, at[1:])):
+            raise ConfigError(f"{origin('train.eta_drop_at')}: key 'train.eta_drop_at' = {at} must rise; "
+                              f"list the image counts in order, each once")
     if params["train"]["test_steps_choices"] and not params["data"]["validation_size"]:
         raise ConfigError(f"{origin('train.test_steps_choices')}: key 'train.test_steps_choices' needs held-out "
                           f"validation images to choose on; set data.validation_size (e.g. 10000) or leave it empty")
@@ -226,7 +241,8 @@ def run(params: dict, out, ctx) -> list[dict]:
     # the learning-rate schedule (not in the paper): what it watches, its best error and the
     # scheduled evaluations since then
     drop = t["eta_drop_factor"] < 1
-    watched = "-" if not drop else ("validation" if Xv is not None else "test")
+    fixed = list(t["eta_drop_at"])
+    watched = "-" if not drop else ("fixed" if fixed else "validation" if Xv is not None else "test")
     schedule = {"best": None, "since_best": 0}
     history = []
     if ctx.resume:
@@ -243,7 +259,9 @@ def run(params: dict, out, ctx) -> list[dict]:
         ctx.log(f"resuming from {ctx.resume} at {net.images_seen} images, step {net.step}, eta {net.eta:g}")
     else:
         net = SpikingNetwork(p)
-    if drop:
+    if drop and fixed:
+        ctx.log(f"eta schedule (not in the paper): x{t['eta_drop_factor']:g} at {', '.join(map(str, fixed))} images")
+    elif drop:
         ctx.log(f"eta schedule (not in the paper): x{t['eta_drop_factor']:g} after {t['eta_drop_patience']} "
                 f"evaluations without a fall of {t['eta_drop_min_delta']:g} in the {watched} error")
     recording = None
@@ -309,7 +327,7 @@ def run(params: dict, out, ctx) -> list[dict]:
                     elapsed = time.perf_counter() - started
                     rate = (net.images_seen - images_at_start) / max(elapsed, 1e-9)
                     note = ""
-                    if scheduled and drop:
+                    if scheduled and drop and not fixed:
                         note = _eta_schedule(net, schedule, val_err if Xv is not None else err, t)
                         if _eta_spent(net, t) and not ending:
                             ending = True
@@ -336,10 +354,15 @@ def run(params: dict, out, ctx) -> list[dict]:
                     checkpoint()        # a checkpoint_every boundary
                 if ending:
                     break
-                boundaries = [total, next_eval]
+                boundaries = [total, next_eval] + [m for m in fixed if m > net.images_seen][:1]
                 if t["checkpoint_every"]:
                     boundaries.append((net.images_seen // t["checkpoint_every"] + 1) * t["checkpoint_every"])
                 net.train(X, y, min(boundaries) - net.images_seen, callback=on_block)
+                if drop and fixed:
+                    eta = _fixed_eta(p.eta, fixed, t["eta_drop_factor"], net.images_seen)
+                    if eta != net.eta:
+                        net.eta = eta
+                        ctx.log(f"{net.images_seen} images: eta lowered to {eta:g} (train.eta_drop_at)")
             if t["test_steps_choices"]:
                 choice = choose_test_steps(net, t["test_steps_choices"], Xv, yv, Xt, yt, callback=test_block)
                 _put_choice(out, arm, choice, net)
@@ -425,6 +448,12 @@ def _check_work_left(path: str, net: SpikingNetwork, extra: dict, total: int, qu
     raise ConfigError(f"--resume {path}: the checkpoint is at {net.images_seen} images and this run trains "
                       f"{total} (train.images){why}; nothing is left to run: raise train.images, e.g. --set "
                       f"train.images={2 * max(net.images_seen, 1)}")
+
+
+def _fixed_eta(eta0: float, at: list, factor: float, images_seen: int) -> float:
+    """eta of the fixed schedule once training has seen ``images_seen`` images: stateless, so a
+    resumed run goes on with the eta a run never stopped would have."""
+    return eta0 * factor ** sum(1 for m in at if images_seen >= m)
 
 
 def _eta_spent(net: SpikingNetwork, t: dict) -> bool:
