@@ -174,6 +174,37 @@ def test_matches_numpy_step_by_step(target, kw, n_images, predict):
         check_case(target, kw, n_images, predict)
 
 
+# spike-rows keeps a step's plasticity over to the next step's forward pass within a block (cpu.py);
+# a traced run cuts blocks at every step, so these run whole blocks: no observer, many steps each
+WHOLE_BLOCKS = [dict(feedback="fa"), dict(feedback="bp", streams=5), dict(feedback="direct", sparse=0.4),
+                dict(feedback="fa", mode="rate", streams=2), dict(feedback="fa", gamma=0.01),
+                dict(feedback="fa", streams=3, threads=2, feedback_dtype="bfloat16")]
+
+
+@pytest.mark.parametrize("kw", WHOLE_BLOCKS, ids=["fa", "bp-5streams", "direct-sparse", "rate-2streams",
+                                                   "fa-folds", "fa-3streams-2threads-bf16"])
+def test_spike_rows_in_whole_blocks_match_numpy(kw):
+    """The same weights, biases and last state as the reference after 120 images run in blocks of
+    many steps (with gamma = 0.01 the decay is folded into the weights every ~70 steps)."""
+    X, y = data(n=40)
+    nets = [build(backend, kernel, **kw) for backend, kernel in (("numpy", "auto"), ("cpu", "spike-rows"))]
+    for net in nets:
+        net.train(X, y, 120)
+    ref, net = nets
+    assert net.backend.kernel_for(net.params.streams) == "spike-rows" and net.step == ref.step
+    for layer in range(1, ref.params.n_layers + 1):
+        np.testing.assert_allclose(ref.W[layer], net.W[layer], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(ref.b[layer], net.b[layer], rtol=1e-4, atol=1e-6)
+        for var in ("spikes", "V", "U"):
+            a, b = ref.layer_state(var, layer, stream=None), net.layer_state(var, layer, stream=None)
+            if var == "spikes" and kw.get("mode") != "rate":
+                assert np.array_equal(a, b), f"spikes of layer {layer} differ after {ref.step} steps"
+            else:
+                np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5)
+    if kw.get("gamma"):
+        assert net.weights.scale[0] > 0.5     # folded at least once: (1 - 0.01) ** 600 would be 0.0024
+
+
 @pytest.mark.skipif(not GPU, reason="needs an NVIDIA GPU (SPIKEFA_GPU_TESTS=1)")
 @pytest.mark.parametrize("case", CUDA_CASES, ids=[i for i, c in zip(IDS, CASES) if c[0] == "cuda"])
 def test_real_gpu_matches_numpy_step_by_step(case):

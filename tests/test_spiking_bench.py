@@ -3,6 +3,8 @@ what it measured against, the machine, the S sweep and (full size only) its targ
 
 import argparse
 
+import numpy as np
+
 import pytest
 
 from spikefa.bench import spiking as bench
@@ -15,6 +17,21 @@ def test_dense_step_of_figure4_moves_about_110_MB():
     half = bench.step_floor_bytes(sizes, active=[s / 2 for s in sizes[:-1]])
     feedback = 4 * (1500 * 1500 * 2 + 1500 * 1000)
     assert half - feedback == pytest.approx((dense - feedback) / 2, rel=0.01)
+    # a row whose unit spiked in this step and the last is read once for both uses: 1 of 3 passes saved
+    fused = bench.step_floor_bytes(sizes, active=sizes[:-1], shared=sizes[:-1])
+    assert dense - fused == pytest.approx(4 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:])), rel=1e-9)
+
+
+def test_spike_counter_counts_units_that_spiked_in_consecutive_steps():
+    from types import SimpleNamespace
+
+    from spikefa.bench._floor import SpikeCounter
+
+    steps = [[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 1, 1]]
+    counter = SpikeCounter(0)
+    for s in steps:
+        counter.on_step(SimpleNamespace(layer_state=lambda var, layer, s=s: np.array(s, dtype=np.float32)))
+    assert counter.mean[0] == pytest.approx(7 / 3) and counter.shared[0] == pytest.approx((1 + 2) / 2)
 
 
 def test_quick_bench_prints_the_ratios(capsys):

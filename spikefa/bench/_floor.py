@@ -5,8 +5,12 @@ A step of one stream must move, in float32:
   feedback    every B_l (dense: phi_d(U) is not binary)                               n_l n_{l+1}
   plasticity  the same rows of WT as the forward pass, read and written            2 k_{l-1} n_l
   state       V, P, U, phi_d(U), D, b and spikes of every layer                          ~10 n_l
-with k_{l-1} the mean number of presynaptic units that spiked (``SpikeCounter``); its floor is
-those bytes over the copy bandwidth measured with numpy. A step of many streams on the cpu
+with k_{l-1} the mean number of presynaptic units that spiked (``SpikeCounter``). The cpu kernel
+makes a step's plasticity as the next step's forward pass reads each row, so a row whose unit
+spiked in both steps is read once for both: forward and plasticity together move
+(3 k_{l-1} - c_{l-1}) n_l, with c_{l-1} the mean number of units that spiked in a step and in the
+one before (``SpikeCounter.shared``). The floor is those bytes over the copy bandwidth measured with
+numpy. A step of many streams on the cpu
 backend's gemm kernel is bound by arithmetic: its floor is the time of its BLAS products alone
 (``gemm_floor_seconds``: the products ``CpuBackend.describe`` lists, on operands of their shapes).
 
@@ -41,26 +45,40 @@ class SpikeCounter:
 
     def __init__(self, layers: int):
         self.totals = np.zeros(layers + 1)
+        self.both = np.zeros(layers + 1)
         self.steps = 0
+        self.last = None
 
     def on_step(self, net):
-        for layer in range(len(self.totals)):
-            self.totals[layer] += float(np.count_nonzero(net.layer_state("spikes", layer)))
+        now = [np.asarray(net.layer_state("spikes", layer)) != 0 for layer in range(len(self.totals))]
+        for layer, s in enumerate(now):
+            self.totals[layer] += float(np.count_nonzero(s))
+            if self.last is not None:
+                self.both[layer] += float(np.count_nonzero(s & self.last[layer]))
+        self.last = now
         self.steps += 1
 
     @property
     def mean(self) -> np.ndarray:
         return self.totals / max(1, self.steps)
 
+    @property
+    def shared(self) -> np.ndarray:
+        """Mean units per layer that spiked in a step and in the step before."""
+        return self.both / max(1, self.steps - 1)
 
-def step_floor_bytes(sizes, active, feedback: str = "fa", feedback_bytes: int = 4) -> float:
+
+def step_floor_bytes(sizes, active, feedback: str = "fa", feedback_bytes: int = 4, shared=None) -> float:
     """Bytes one learning step of one stream must move (see the module docstring); B's elements
-    take ``feedback_bytes`` each (2 when stored as bfloat16: the bytes actually stored)."""
+    take ``feedback_bytes`` each (2 when stored as bfloat16: the bytes actually stored); ``shared``
+    (per layer, default none) the units that spiked in a step and the one before, whose row one
+    read serves both the forward pass and the previous step's plasticity."""
     L = len(sizes) - 1
     total = 0.0
     for h in range(L):
         rows = active[h] * sizes[h + 1] * 4
-        total += rows + 2 * rows                     # forward read, plasticity read + write
+        both = 0.0 if shared is None else shared[h] * sizes[h + 1] * 4
+        total += rows + 2 * rows - both              # forward read, plasticity read + write
         total += 10 * sizes[h + 1] * 4               # state vectors
     for h in range(L - 1):                           # feedback matrices, dense
         n_src = sizes[h + 2] if feedback in ("fa", "bp") else sizes[L]

@@ -217,8 +217,8 @@ def main(args) -> int:
             counter = SpikeCounter(len(sizes) - 1)
             r["net"].add_observer(counter)
             r["net"].train(X, y, 4)
-            floor_ms = 1e3 * step_floor_bytes(sizes, counter.mean, feedback_bytes=2 if dtype == "bfloat16" else 4) \
-                / bandwidth
+            floor_ms = 1e3 * step_floor_bytes(sizes, counter.mean, feedback_bytes=2 if dtype == "bfloat16" else 4,
+                                              shared=counter.shared if backend == "cpu" else None) / bandwidth
             r["floor_ms"] = floor_ms
             results[backend if dtype == "float32" else f"{backend}_bf16"] = r
             rows.append({"backend": backend, "B": dtype, "streams": 1, "kernel/threads": r["threads"] or "-",

@@ -90,6 +90,7 @@ class CpuBackend(NumpyBackend):
         self.use_mask = any(m is not None for m in w.maskT)
         self._dummy_mask = (np.zeros((1, 1), dtype=bool),) * L
         self._gemm = self._blas = None
+        self._pending = {}
         self.set_eta(p.eta)
         if self.kernel_for(p.streams) == "gemm":
             # training runs the gemm kernel: store WT Fortran-ordered (W row-major), the layout its
@@ -158,7 +159,14 @@ class CpuBackend(NumpyBackend):
         else:
             numba.set_num_threads(threads)
             kernel = self.kernels.run_steps_parallel
-        kernel(inputs, block, self.options, self.layers(), bundles.streams(state), threads)
+        kernel(inputs, block, self.options, self.layers(), bundles.streams(state), self._held(state.streams),
+               threads)
+
+    def _held(self, streams: int) -> bundles.Pending:
+        """Where spike-rows keeps a step's plasticity for the next step's forward pass (cpu.py)."""
+        if streams not in self._pending:
+            self._pending[streams] = bundles.pending(self.params.sizes, streams)
+        return self._pending[streams]
 
     def _gemm_step(self):
         if self._gemm is None:

@@ -8,6 +8,7 @@ instead of some thirty positional arguments:
   Options  the network's constants: seed, rate, tau, eta, gamma, phi, feedback, g
   Layers   the weights of every layer as tuples: WT, scale, b, B, maskT, use_mask, learns
   Streams  the state of the streams as tuples: s, V, P, U, Mod, A, D (state.StreamState's groups)
+  Pending  cpu.py's plasticity held over to the next step's forward pass: s, coef, due
 
 The builders fix each field's type (np.uint64 seed, float32 rates, int64 counters), so a kernel
 is compiled once per network shape and never again for a differently typed number.
@@ -71,6 +72,18 @@ class Streams(NamedTuple):
     Mod: tuple
     A: tuple
     D: tuple
+
+
+class Pending(NamedTuple):
+    s: tuple               # [h] (S, n_h) float32: the presynaptic samples of the step whose plasticity waits
+    coef: np.ndarray       # (L,) float32: that step's plasticity coefficient of each layer
+    due: np.ndarray        # (L,) bool: whether layer h has plasticity waiting
+
+
+def pending(sizes, streams: int) -> Pending:
+    L = len(sizes) - 1
+    return Pending(tuple(np.zeros((streams, n), dtype=F32) for n in sizes[:-1]), np.zeros(L, dtype=F32),
+                   np.zeros(L, dtype=bool))
 
 
 def block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh) -> Block:
