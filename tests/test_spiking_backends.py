@@ -131,6 +131,34 @@ def test_every_backend_implements_the_protocol():
         assert all(hasattr(net.backend, name) for name in MEMBERS)
 
 
+def test_automatic_threads_are_every_core_on_a_large_network_and_one_on_a_small_one():
+    import numba
+
+    cores = numba.config.NUMBA_NUM_THREADS
+    large = dict(sizes=(784, 1500, 10), units_per_class=1)      # a 1500 x 784 layer: 1.18M weights
+    assert SpikingNetwork(SpikingParams(**large)).backend.threads_for() == cores
+    assert SpikingNetwork(SpikingParams(**{**large, "threads": 1})).backend.threads_for() == 1
+    assert SpikingNetwork(SpikingParams(**{**large, "threads": 1024})).backend.threads_for() == cores
+    assert SpikingNetwork(SpikingParams(**SMALL)).backend.threads_for() == 1
+
+
+@pytest.mark.skipif(__import__("numba").config.NUMBA_NUM_THREADS < 2, reason="needs two cores")
+@pytest.mark.parametrize("streams", [1, 3])
+def test_spike_rows_gives_the_same_bits_on_one_thread_and_two(streams):
+    """Automatic threads depend on the machine, so a run must not: the parallel build splits units
+    between threads but adds each unit's rows in the serial build's order."""
+    X, y = data()
+    nets = [SpikingNetwork(SpikingParams(**{**SMALL, "threads": t, "streams": streams, "cpu_kernel": "spike-rows"}))
+            for t in (1, 2)]
+    assert [n.backend.describe(streams).threads for n in nets] == ["rows/1", "rows/2"]
+    for net in nets:
+        net.train(X, y, 5)
+    one, two = nets
+    for l in range(1, len(SMALL["sizes"])):
+        assert np.array_equal(one.W[l], two.W[l]) and np.array_equal(one.V[l], two.V[l])
+        assert np.array_equal(one.U[l], two.U[l])
+
+
 def test_describe_says_what_a_step_runs():
     from spikefa.spiking import gemm
 
