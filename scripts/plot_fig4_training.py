@@ -1,15 +1,15 @@
 #!/usr/bin/env python3
 """Test error against training images for several Figure 4 runs on one axis, beside the paper's 1.8%.
 
-    python scripts/plot_fig4_training.py RUN.h5[=LABEL] [RUN2.h5[=LABEL] ...] [--table CSV=LABEL] [--out DIR]
+    python scripts/plot_fig4_training.py RUN.h5[=LABEL] [RUN2.h5[=LABEL] ...] [--table CSV=LABEL] [--out DIR] [--name STEM]
 
 Each RUN.h5 is the last file of a run (a resumed run's file holds the evaluations of the files it
 continues). Where a run held out a validation set, its validation error is drawn dashed in the
 run's colour; where a learning-rate schedule lowered eta, a triangle marks the evaluation after
 which it did; where the run chose its test steps M on the validation images
 (train.test_steps_choices), a star marks the test error at the M chosen. ``--table CSV=LABEL`` adds a curve recorded only as numbers (a CSV of
-``images,test_error`` rows, error as a fraction), drawn dotted. Writes fig4_training.png and .pdf
-(default: the folder of the first run) and prints each curve's evaluations.
+``images,test_error`` rows, error as a fraction), drawn dotted. Writes STEM.png and .pdf (default
+fig4_training, in the folder of the first run) and prints each curve's evaluations.
 """
 
 import os
@@ -100,6 +100,7 @@ def main(argv=None) -> int:
     p.add_argument("--table", action="append", default=[], metavar="CSV=LABEL",
                    help="a curve recorded as images,test_error rows (repeatable)")
     p.add_argument("--out", help="folder for the figure (default: the first run's folder)")
+    p.add_argument("--name", default="fig4_training", help="the figure's file name, without extension")
     return script.main("plot_fig4_training", p, draw, argv)
 
 
@@ -137,7 +138,7 @@ def draw(args) -> list[str]:
             print(f"{label} (test steps chosen on the validation images): M = {m}, test error {100 * err:.2f}% "
                   f"after {_images(at)}")
     out = args.out or os.path.dirname(os.path.abspath(runs[0][0]))
-    return style.save(build(runs, tables), out, "fig4_training")
+    return style.save(build(runs, tables), out, args.name)
 
 
 if __name__ == "__main__":

@@ -38,10 +38,10 @@ def test_fig4_training_curves(tmp_path, capsys):
     b, _ = run_model(load_model(text=MODEL, overrides=["network.streams=4"]), str(tmp_path / "b.h5"),
                      show_progress=False, echo=False)
     plot = script("plot_fig4_training")
-    assert plot.main([f"{a}=one stream", f"{b}=four streams", "--out", str(tmp_path / "fig")]) == 0
+    assert plot.main([f"{a}=one stream", f"{b}=four streams", "--out", str(tmp_path / "fig"), "--name", "both"]) == 0
     out = capsys.readouterr().out
     assert "one stream: 40 " in out and "four streams: 40 " in out           # first evaluations
-    assert os.path.getsize(tmp_path / "fig" / "fig4_training.png") > 10_000
+    assert os.path.getsize(tmp_path / "fig" / "both.png") > 10_000
     with h5py.File(a) as h5:
         errors = h5["metrics/fa/test_error"][()]
     assert out.count("%") == len(errors) + 3                   # every evaluation of a, and b's three
