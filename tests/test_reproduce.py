@@ -78,6 +78,13 @@ def test_every_claim_names_a_part_and_every_part_a_model_file():
         assert part.model.endswith(".toml") and part.seeds_quick >= 1 and part.seeds_full >= part.seeds_quick
 
 
+def test_the_help_names_every_part(capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["reproduce", "--help"])
+    only = " ".join(capsys.readouterr().out.split()).split("--only PARTS", 2)[2].split("--")[0]
+    assert [name for name in rp.part_names() if f" {name}," not in only.replace(" compare", " compare,")] == []
+
+
 def test_unknown_part_is_a_config_error():
     with pytest.raises(ConfigError, match="fig9"):
         rp.select_parts("fig2,fig9")

@@ -20,7 +20,7 @@ def add_arguments(p):
                    help="write into the checkout's committed reports/<size>/ instead (for maintainers "
                         "refreshing the reports under version control)")
     p.add_argument("--only", metavar="PARTS",
-                   help="comma-separated parts to run (default all): fig2, fig3a, fig3d, fig4, fig5, compare")
+                   help="comma-separated parts to run (default all): fig2, fig3a, fig3d, fig4, fig4_60k, fig5, compare")
     cluster_arguments(p, "an existing Dask scheduler; default: a local cluster",
                       "worker processes of the local cluster (default: cores)")
     p.add_argument("--seeds", type=int, metavar="N", help="seeds per part (default: each part's own for its size)")
