@@ -173,6 +173,12 @@ def test_a_replaced_run_file_gives_its_own_summary(cluster, tmp_path):
     again = plan_sweep(MODEL, seeds=2, sets=[TWO_RULES], out_dir=str(tmp_path / "a"), quick=True)
     assert mark_finished_tasks(again) == 2
     assert again.tasks[0].summary == before[a.tasks[1].id]
+    os.remove(again.index_path)                 # run files copied in alone: their task time is theirs
+    alone = plan_sweep(MODEL, seeds=2, sets=[TWO_RULES], out_dir=str(tmp_path / "a"), quick=True)
+    assert mark_finished_tasks(alone) == 2
+    for task in alone.tasks:
+        with h5py.File(alone.run_path(task), "r") as h5:
+            assert task.wall_s == float(h5["summary"].attrs["wall_time_s"]) > 0
 
 
 def test_failing_task_is_reported_and_the_others_finish(cluster, tmp_path):

@@ -66,6 +66,16 @@ def run_state(path: str) -> tuple[str, dict | None, list]:
     return status, params, rows
 
 
+def run_wall_seconds(path: str) -> float | None:
+    """The wall time a finished run file says it took (its summary's wall_time_s); None if it says none."""
+    try:
+        with open_read(path) as h5, reading(path):
+            value = h5["summary"].attrs.get("wall_time_s") if "summary" in h5 else None
+        return None if value is None else float(value)
+    except (SpikefaError, OSError, KeyError, ValueError, TypeError):
+        return None
+
+
 def rows_from_summary_attrs(attrs: dict) -> list[dict]:
     """Undo the runner's flattening of summary rows ("0.arm", "1.arm" ...; a single row unprefixed)."""
     rows: dict[int, dict] = {}

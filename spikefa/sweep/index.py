@@ -7,7 +7,7 @@ import json
 import os
 
 from ..errors import OutputError
-from ..runfile.state import json_default, jsonable, rows_from_summary_attrs, run_state
+from ..runfile.state import json_default, jsonable, rows_from_summary_attrs, run_state, run_wall_seconds
 from .plan import SweepPlan, _now
 
 # the old names: spikefa.reproduce and the fault tests read a run file's state as _run_file_state
@@ -96,6 +96,8 @@ def mark_finished_tasks(plan: SweepPlan) -> int:
             for k in ("attempts", "worker", "wall_s", "started", "ended"):
                 if old.get(k) is not None:
                     setattr(task, k, old[k])
+            if task.wall_s is None:     # a run copied in without its index: its task time is its own
+                task.wall_s = run_wall_seconds(plan.run_path(task))
             done += 1
         else:
             task.attempts = int(old.get("attempts") or 0) if same else 0
