@@ -327,6 +327,26 @@ def test_fixed_schedule_drops_eta_at_its_image_counts_whatever_the_errors(tmp_pa
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("backend, kernel", BACKENDS[1:])
+def test_fixed_schedule_trains_alike_on_every_backend(backend, kernel, tmp_path):
+    """The schedule lowers eta between kernel blocks (net.eta, checked on cuda under the simulator
+    above), so a scheduled run gives the numpy reference's weights within float32 rounding."""
+    fixed = ["data.validation_size=0", "train.eta_drop_at=[30, 70]", "train.images=100", "train.eval_every=50",
+             "network.streams=2"]
+
+    def weights(*extra):
+        name = "-".join(extra).replace("network.", "").replace("=", "_")
+        run_model(load_model(text=MODEL, overrides=fixed + list(extra)), str(tmp_path / f"{name}.h5"),
+                  show_progress=False, echo=False)
+        net, _ = load_checkpoint(str(tmp_path / f"{name}.ckpt.h5"))
+        assert net.eta == pytest.approx(0.03 / 4)
+        return [np.asarray(net.W[layer]) for layer in range(1, len(net.params.sizes))]
+
+    ref = weights("network.backend=numpy")
+    for mine, theirs in zip(weights(f"network.backend={backend}", f"network.cpu_kernel={kernel}"), ref):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("bad, words", [("train.eta_drop_at=[100, 40]", "must rise"),
                                         ("train.eta_drop_factor=1", "set it below 1")])
 def test_fixed_schedule_refuses_a_schedule_that_cannot_run(bad, words):
