@@ -131,22 +131,24 @@ def test_every_backend_implements_the_protocol():
         assert all(hasattr(net.backend, name) for name in MEMBERS)
 
 
-def test_automatic_threads_are_every_core_on_a_large_network_and_one_on_a_small_one():
+def test_automatic_threads_are_every_core_only_for_several_streams_on_a_large_network():
+    """One stream stays on one core: on two quiet cores it runs ~1.5x faster, but ~25x slower when
+    other processes keep both busy (each step waits on threads it cannot get); threads = 2 asks."""
     import numba
 
     cores = numba.config.NUMBA_NUM_THREADS
     large = dict(sizes=(784, 1500, 10), units_per_class=1)      # a 1500 x 784 layer: 1.18M weights
-    assert SpikingNetwork(SpikingParams(**large)).backend.threads_for() == cores
-    assert SpikingNetwork(SpikingParams(**{**large, "threads": 1})).backend.threads_for() == 1
-    assert SpikingNetwork(SpikingParams(**{**large, "threads": 1024})).backend.threads_for() == cores
-    assert SpikingNetwork(SpikingParams(**SMALL)).backend.threads_for() == 1
+    assert SpikingNetwork(SpikingParams(**large)).backend.threads_for(1) == 1
+    assert SpikingNetwork(SpikingParams(**large)).backend.threads_for(4) == cores
+    assert SpikingNetwork(SpikingParams(**{**large, "threads": 2})).backend.threads_for(1) == min(2, cores)
+    assert SpikingNetwork(SpikingParams(**SMALL)).backend.threads_for(4) == 1
 
 
 @pytest.mark.skipif(__import__("numba").config.NUMBA_NUM_THREADS < 2, reason="needs two cores")
 @pytest.mark.parametrize("streams", [1, 3])
 def test_spike_rows_gives_the_same_bits_on_one_thread_and_two(streams):
-    """Automatic threads depend on the machine, so a run must not: the parallel build splits units
-    between threads but adds each unit's rows in the serial build's order."""
+    """A run must not depend on the threads it ran on: the parallel build splits units between
+    threads but adds each unit's rows in the serial build's order."""
     X, y = data()
     nets = [SpikingNetwork(SpikingParams(**{**SMALL, "threads": t, "streams": streams, "cpu_kernel": "spike-rows"}))
             for t in (1, 2)]

@@ -34,6 +34,20 @@ def test_spike_counter_counts_units_that_spiked_in_consecutive_steps():
     assert counter.mean[0] == pytest.approx(7 / 3) and counter.shared[0] == pytest.approx((1 + 2) / 2)
 
 
+def test_copy_bandwidth_on_several_threads_copies_every_slab_and_leaves_numba_threads_alone():
+    import numba
+
+    from spikefa.bench import _floor
+
+    src = np.arange(1001, dtype=np.float32)
+    dst = np.zeros_like(src)
+    _floor._copy_in_slabs(dst, src, 3)              # slabs of 334, 334 and 333
+    np.testing.assert_array_equal(dst, src)
+    before = numba.get_num_threads()
+    assert _floor.copy_bandwidth(8, repeat=1, threads=2) > 0
+    assert numba.get_num_threads() == before
+
+
 def test_quick_bench_prints_the_ratios(capsys):
     args = argparse.Namespace(quick=True, backends="cpu", streams=8, repeat=2)
     assert bench.main(args) == 0
@@ -41,6 +55,8 @@ def test_quick_bench_prints_the_ratios(capsys):
     assert "copy bandwidth" in out and "cpu / floor" in out and "S=8 over S=1" in out
     assert "gemm/" in out and "rows/" in out      # eight streams on this network take the gemm kernel
     assert "S=32 over S=1" not in out             # --streams 8: one stream and eight
+    if bench.usable_cores() > 1:                  # one stream on every core, beside the automatic one core
+        assert f"rows/{bench.usable_cores()}" in out and "one stream on every core" in out
 
 
 def test_gemm_floor_times_the_products_alone():

@@ -9,8 +9,8 @@ with k_{l-1} the mean number of presynaptic units that spiked (``SpikeCounter``)
 makes a step's plasticity as the next step's forward pass reads each row, so a row whose unit
 spiked in both steps is read once for both: forward and plasticity together move
 (3 k_{l-1} - c_{l-1}) n_l, with c_{l-1} the mean number of units that spiked in a step and in the
-one before (``SpikeCounter.shared``). The floor is those bytes over the copy bandwidth measured with
-numpy. A step of many streams on the cpu
+one before (``SpikeCounter.shared``). The floor is those bytes over the copy bandwidth measured on
+as many threads as the step runs on (``copy_bandwidth``). A step of many streams on the cpu
 backend's gemm kernel is bound by arithmetic: its floor is the time of its BLAS products alone
 (``gemm_floor_seconds``: the products ``CpuBackend.describe`` lists, on operands of their shapes).
 
@@ -25,19 +25,49 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numba import njit, prange
 
 
-def copy_bandwidth(megabytes: int = 256, repeat: int = 3) -> float:
-    """Bytes per second of numpy copying an array far larger than the caches (read + write)."""
+def copy_bandwidth(megabytes: int = 256, repeat: int = 3, threads: int = 1) -> float:
+    """Bytes per second of copying an array far larger than the caches (read + write): numpy's copy
+    on one thread; on ``threads`` threads (each copying a slab, as a parallel kernel's threads
+    each read their own rows) the faster of that and numpy's, so that a step spread over several
+    cores is held to the bandwidth those cores can draw, never to a slower one."""
     src = np.ones(megabytes * (1 << 20) // 4, dtype=np.float32)
     dst = np.empty_like(src)
-    np.copyto(dst, src)
+
+    def copy():
+        np.copyto(dst, src)
+
+    best = _best_seconds(copy, repeat)
+    if threads > 1:
+        import numba
+
+        before = numba.get_num_threads()
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            best = min(best, _best_seconds(lambda: _copy_in_slabs(dst, src, threads), repeat))
+        finally:
+            numba.set_num_threads(before)
+    return 2 * src.nbytes / best
+
+
+def _best_seconds(fn, repeat: int) -> float:
+    fn()
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
-        np.copyto(dst, src)
+        fn()
         best = min(best, time.perf_counter() - t0)
-    return 2 * src.nbytes / best
+    return best
+
+
+@njit(parallel=True, cache=True)
+def _copy_in_slabs(dst, src, slabs):
+    size = (src.size + slabs - 1) // slabs
+    for p in prange(slabs):
+        for i in range(p * size, min(src.size, (p + 1) * size)):
+            dst[i] = src[i]
 
 
 class SpikeCounter:

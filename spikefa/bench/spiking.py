@@ -6,7 +6,7 @@ step and the ratio, the first call's time (compilation, or loading Numba's cache
 image-steps per second of S parallel streams. Everything is measured in this one run.
 
 The floor of one stream's step is the bytes it must move over the copy bandwidth measured here
-with numpy; with many streams the cpu backend's gemm kernel is bound by arithmetic, and its floor
+(with numpy, and on as many threads as the cpu kernel runs); with many streams the cpu backend's gemm kernel is bound by arithmetic, and its floor
 is the time of its BLAS products alone (the ones its backend's ``describe`` lists), so the ratio
 shows what the rest of the step costs (_floor.py says how each is counted).
 
@@ -59,12 +59,12 @@ def images_for_bench(n: int):
 
 
 def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_per_class: int,
-            feedback_dtype: str = "float32") -> dict:
+            feedback_dtype: str = "float32", threads: int = 0) -> dict:
     """ms per step and first-call time of one backend on ``streams`` streams."""
     from ..spiking import SpikingNetwork, SpikingParams
 
     net = SpikingNetwork(SpikingParams(sizes=sizes, units_per_class=units_per_class, backend=backend,
-                                       streams=streams, feedback_dtype=feedback_dtype))
+                                       streams=streams, feedback_dtype=feedback_dtype, threads=threads))
     N = net.params.steps_per_image
     t0 = time.perf_counter()
     net.train(X, y, streams)                          # first call: one slot of N steps
@@ -98,7 +98,8 @@ def reference_lines(backends, bandwidth: float, streams) -> list[str]:
     if "numpy" in backends:
         lines.append("  numpy     the numpy reference backend (the specification), same network, images and seed")
     lines.append(f"  floor     bytes one stream's step must move / copy bandwidth {bandwidth / 1e9:.2f} GB/s "
-                 "(numpy copying a large array, read + write)")
+                 "(numpy copying a large array, read + write; a step on several threads: the bandwidth "
+                 "measured on as many)")
     if any(s > 1 for s in streams):
         lines.append("  BLAS      the gemm kernel's three BLAS products per layer timed alone (same shapes and "
                      "layouts), the floor of a step of many streams")
@@ -206,21 +207,30 @@ def main(args) -> int:
         print(line)
     bandwidth = copy_bandwidth(64 if quick else 256)
     print(f"copy bandwidth (numpy, read + write): {bandwidth / 1e9:.2f} GB/s")
+    bandwidths = {1: bandwidth}
     for line in reference_lines(backends, bandwidth, streams):
         print(line)
 
     rows, results, stream_rows = [], {}, []
     for backend in backends:
         images = repeat or {"numpy": 2 if quick else 4, "cpu": 10 if quick else 40, "cuda": 200}.get(backend, 10)
-        for dtype in ("float32", "bfloat16") if backend == "cpu" else ("float32",):
-            r = measure(backend, sizes, X, y, images=images, units_per_class=upc, feedback_dtype=dtype)
+        variants = [("float32", 0)]
+        if backend == "cpu":     # B at 16 bits; one stream on every core (network.threads), which auto does not pick
+            variants += [("bfloat16", 0)] + ([("float32", cores)] if cores > 1 else [])
+        for dtype, threads in variants:
+            r = measure(backend, sizes, X, y, images=images, units_per_class=upc, feedback_dtype=dtype,
+                        threads=threads)
             counter = SpikeCounter(len(sizes) - 1)
             r["net"].add_observer(counter)
             r["net"].train(X, y, 4)
+            ran_on = _threads_of(r, cores) if backend == "cpu" else 1
+            if ran_on not in bandwidths:      # a step on several cores draws on their bandwidth
+                bandwidths[ran_on] = copy_bandwidth(64 if quick else 256, threads=ran_on)
+                print(f"copy bandwidth on {ran_on} threads (read + write): {bandwidths[ran_on] / 1e9:.2f} GB/s")
             floor_ms = 1e3 * step_floor_bytes(sizes, counter.mean, feedback_bytes=2 if dtype == "bfloat16" else 4,
-                                              shared=counter.shared if backend == "cpu" else None) / bandwidth
+                                              shared=counter.shared if backend == "cpu" else None) / bandwidths[ran_on]
             r["floor_ms"] = floor_ms
-            results[backend if dtype == "float32" else f"{backend}_bf16"] = r
+            results[f"{backend}_all_cores" if threads else backend if dtype == "float32" else f"{backend}_bf16"] = r
             rows.append({"backend": backend, "B": dtype, "streams": 1, "kernel/threads": r["threads"] or "-",
                          "ms/step": r["ms_per_step"], "floor ms": floor_ms, "ratio": r["ms_per_step"] / floor_ms,
                          "first call s": r["first_call_s"], "compile s": r["compile_s"], "first call": r["first_kind"],
@@ -271,6 +281,11 @@ def main(args) -> int:
         bf16 = results["cpu_bf16"]
         print(f"cpu with B stored as bfloat16 (network.feedback_dtype): {bf16['ms_per_step'] / bf16['floor_ms']:.2f}x "
               f"its floor, {results['cpu']['ms_per_step'] / bf16['ms_per_step']:.2f}x the speed of float32 B")
+    if "cpu_all_cores" in results:
+        wide_one = results["cpu_all_cores"]
+        print(f"cpu, one stream on every core (network.threads = {cores}): {wide_one['ms_per_step'] / wide_one['floor_ms']:.2f}x "
+              f"its floor, {results['cpu']['ms_per_step'] / wide_one['ms_per_step']:.2f}x the speed of one core "
+              "(automatic threads keep one stream on one core: on cores other work keeps busy, every core is far slower)")
     if "cpu_numpy" in measured:
         print(f"cpu speed-up over numpy = {measured['cpu_numpy']:.1f}x")
     for backend in ("cpu", "cuda"):

@@ -70,8 +70,6 @@ class NumpyBackend(Backend):
 # below these, skipping the rows of silent presynaptic units (cpu.py) beats dense BLAS products
 GEMM_MIN_STREAMS = 8
 GEMM_MIN_WEIGHTS = 100_000
-# from here a spike-rows kernel call has enough work to pay for waking threads, even on one stream
-PARALLEL_MIN_WEIGHTS = 1_000_000
 
 
 class CpuBackend(NumpyBackend):
@@ -134,18 +132,16 @@ class CpuBackend(NumpyBackend):
         largest = max(WT.size for WT in self.weights.WT)
         return "gemm" if streams >= GEMM_MIN_STREAMS and largest >= GEMM_MIN_WEIGHTS else "spike-rows"
 
-    def threads_for(self) -> int:
-        """params.threads, or automatically: every core on a large network, whose kernel calls are long
-        enough to pay for waking threads (one stream of Figure 4's ~1.5x faster on two quiet cores);
-        one thread on a small one. A sweep caps every task's cores (NUMBA_NUM_THREADS), so tasks
-        side by side do not fight over them."""
+    def threads_for(self, streams: int) -> int:
+        """params.threads, or automatically: every core only when a kernel call has milliseconds of
+        work (several streams on a large network); waking threads costs more than short kernels gain."""
         import numba
 
         cores = numba.config.NUMBA_NUM_THREADS
         if self.params.threads:
             return max(1, min(self.params.threads, cores))
         largest = max(WT.size for WT in self.weights.WT)
-        return cores if largest >= PARALLEL_MIN_WEIGHTS else 1
+        return cores if streams >= 4 and largest >= 1_000_000 else 1
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
             readout=READOUT_SPIKES, fresh=False):
@@ -157,7 +153,7 @@ class CpuBackend(NumpyBackend):
             with self._blas_threads():
                 self._gemm_step().run(state, inputs, block, self.options)
             return
-        threads = self.threads_for()
+        threads = self.threads_for(state.streams)
         if threads == 1:
             kernel = self.kernels.run_steps_serial
         else:
@@ -200,7 +196,7 @@ class CpuBackend(NumpyBackend):
             products = gemm.step_products(self.params.sizes, streams, self.params.feedback,
                                           fortran=bool(self.weights.WT[0].flags.f_contiguous))
             return StepInfo("gemm", f"gemm/{threads}", products, _first_call(gemm.compiled_kernels()))
-        threads = self.threads_for()
+        threads = self.threads_for(streams)
         kernel = self.kernels.run_steps_serial if threads == 1 else self.kernels.run_steps_parallel
         return StepInfo("spike-rows", f"rows/{threads}", (), _first_call((kernel,)))
 

@@ -19,8 +19,8 @@ What makes it fast:
   below float32 resolution (the paper's 1e-8) is not lost to rounding.
 - Every array is allocated before the step loop; the loop runs inside one compiled function for a
   whole block of steps (SpikingNetwork.train runs blocks up to the next step a recorder needs).
-- Every kernel is built twice from one source: serial (small networks, whose kernel calls are
-  too short to pay for waking threads) and parallel (prange: forward over one
+- Every kernel is built twice from one source: serial (one stream on a busy machine: a kernel
+  call is ~0.1-1 ms, too short to pay for waking threads) and parallel (prange: forward over one
   slab of postsynaptic units per thread, feedback and plasticity over presynaptic rows), chosen
   per call (backends.CpuBackend.threads_for). Only the feedback dot products may be reassociated.
 The per-unit arithmetic (integration, sampling, error and feedback neurons, plasticity factor,
@@ -233,5 +233,7 @@ def _build(parallel: bool):
     return njit(cache=True)(_variant(_run_steps, suffix, namespace))
 
 
+# a step's kernels on one stream of the Figure 4 network take ~0.1-1 ms: too short to pay for
+# waking a thread pool on a busy machine, so one stream runs the serial build by default
 run_steps_serial = _build(parallel=False)
 run_steps_parallel = _build(parallel=True)

@@ -82,9 +82,8 @@ class SpikingParams:
     test_streams: int = _param("network", 64, "int", "parallel streams used while testing (no plasticity: "
                                "results do not depend on it beyond the random draws)", min=1, max=MAX_STREAMS)
     threads: int = _param("network", 0, "int", "cpu backend threads (Numba's for spike-rows, BLAS's for gemm); "
-                          "0: automatic (spike-rows: every core on a network with a layer of 1e6 weights or more, "
-                          "one on a smaller one; gemm: BLAS's default); set 1 when other processes "
-                          "share the cores", min=0, max=1024)
+                          "0: automatic (spike-rows: every core only for several streams on a large network, where "
+                          "a kernel call has milliseconds of work; gemm: BLAS's default)", min=0, max=1024)
     backend: str = _param("network", "cpu", "str", "numpy (reference), cpu (Numba), cuda (Numba CUDA)",
                           choices=BACKENDS)
     cpu_kernel: str = _param("network", "auto", "str", "cpu backend step: spike-rows (adds only the weight rows of "
