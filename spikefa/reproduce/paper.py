@@ -50,7 +50,7 @@ PARTS: list[Part] = [
                   "(none of these is in the paper). models/fig4_spiking.toml is the paper's one-stream "
                   "network, which 10 epochs would take about 7 hours here. The study behind these choices "
                   "is reports/fig4_training/."),
-    Part("fig4_60k", "Figure 4, all 60k", "fig4_spiking_32streams_60k.toml", seeds_quick=1, seeds_full=2,
+    Part("fig4_60k", "Figure 4, all 60k", "fig4_spiking_32streams_60k.toml", seeds_quick=1, seeds_full=4,
          about="The same network trained on all 60,000 training images.", priority=3,
          protocol="The fig4 part's training, with what its held-out runs decided fixed in advance: eta = 3e-3 "
                   "per step lowered x0.3 at 1.02M, 1.26M and 1.44M images (where the plateau rule lowered it "
