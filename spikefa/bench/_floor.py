@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -41,8 +42,6 @@ def copy_bandwidth(megabytes: int = 256, repeat: int = 3, threads: int = 1) -> f
 
     best = _best_seconds(copy, repeat)
     if threads > 1:
-        import numba
-
         before = numba.get_num_threads()
         numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
         try:

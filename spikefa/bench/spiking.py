@@ -6,8 +6,8 @@ step and the ratio, the first call's time (compilation, or loading Numba's cache
 image-steps per second of S parallel streams. Everything is measured in this one run.
 
 The floor of one stream's step is the bytes it must move over the copy bandwidth measured here
-(with numpy, and on as many threads as the cpu kernel runs); with many streams the cpu backend's gemm kernel is bound by arithmetic, and its floor
-is the time of its BLAS products alone (the ones its backend's ``describe`` lists), so the ratio
+(with numpy, and on as many threads as the cpu kernel runs); with many streams the cpu backend's
+gemm kernel is bound by arithmetic, and its floor is the time of its BLAS products alone (the ones its backend's ``describe`` lists), so the ratio
 shows what the rest of the step costs (_floor.py says how each is counted).
 
 It also prints what each ratio is measured against, the machine (CPU model, cores, load average,
