@@ -145,7 +145,11 @@ CLAIMS: list[Claim] = [
     Claim("fig4_60k", "Fig. 4", "Spiking network's final test error on MNIST, trained on all 60k training images "
           "(schedule and M fixed from the held-out runs)", "1.8%", Summary("test_error", (("arm", "fa"),),
                                                                            scale=100.0),
-          Check("<=", 1.8), unit="%", full_size_only=True),
+          Check("<=", 1.8), unit="%", full_size_only=True,
+          missed_because="by 0.0025 points (mean 1.8025%), well inside the spread over seeds: the four seeds end "
+                         "at 1.63, 1.98, 1.86 and 1.74% after 1.5M images, 1.8 h each on one core; two of the four "
+                         "are below 1.8%, and the schedule and M were fixed before these runs, never chosen on "
+                         "the test set"),
     # Rate vs spiking (the paper trains its spiking net only; these are spikefa's own checks)
     Claim("compare", "Fig. 3a vs 4", "The spiking net learns about as well as its rate limit (test error, "
           "spiking − rate, in points; paper: 1.8% spiking vs 2.1% rate)", "−0.3 points",
