@@ -70,6 +70,20 @@ def test_claims_read_our_numbers_from_run_files(tmp_path):
     assert absent.status == "no data" and math.isnan(absent.mean)
 
 
+def test_a_mean_next_to_its_bound_is_printed_with_the_digits_that_tell_them_apart():
+    claim = rp.Claim("x", "Fig. 4", "error", "1.8%", rp.Metric("a", "err"), rp.Check("<=", 1.8), unit="%")
+
+    def ours(values):
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+        status = "reached" if claim.check(mean) else "missed"
+        return rp.format_ours(rp.ClaimResult(claim, values, mean, std, str(len(values)), status))
+
+    assert ours([1.63, 1.98, 1.86, 1.74]).startswith("1.802 ± 0.151%")      # missed by 0.0025: not "1.8"
+    assert ours([1.7, 1.9]).startswith("1.8 ± ")                            # exactly on the bound
+    assert ours([1.5, 1.7]).startswith("1.6 ± ")                            # far from it: three digits
+
+
 def test_every_claim_names_a_part_and_every_part_a_model_file():
     names = rp.part_names()
     assert len(set(names)) == len(names)

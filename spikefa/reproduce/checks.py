@@ -87,10 +87,21 @@ def evaluate(claim: Claim, runs: Runs | None, quick: bool) -> ClaimResult:
     return ClaimResult(claim, values, mean, std, n, status, note)
 
 
+def _mean_text(r: ClaimResult) -> str:
+    """The mean at three digits, or at as many more as it takes not to print a miss (or a reach) as
+    the very value it was checked against (1.8025 beside a target of 1.8 is 1.8025, not 1.8)."""
+    text, bound = _num(r.mean), r.claim.check.value
+    digits = 4
+    while text == _num(bound) and r.mean != bound and digits <= 8:
+        text = f"{r.mean:.{digits}g}"
+        digits += 1
+    return text
+
+
 def format_ours(r: ClaimResult) -> str:
     if r.status == "no data":
         return "—"
     unit = r.claim.unit
     if r.n.isdigit() and int(r.n) > 1:
-        return f"{_num(r.mean)} ± {_num(r.std)}{unit} (n={r.n})"
-    return f"{_num(r.mean)}{unit} (n={r.n})"
+        return f"{_mean_text(r)} ± {_num(r.std)}{unit} (n={r.n})"
+    return f"{_mean_text(r)}{unit} (n={r.n})"
