@@ -177,8 +177,8 @@ def test_describe_says_what_a_step_runs():
     assert info.kernel == "gemm" and info.threads.startswith("gemm/")
     assert [p.job for p in info.products] == ["forward"] * 3 + ["feedback"] * 2 + ["plasticity"] * 3
     assert [p.layer for p in info.products] == [0, 1, 2, 1, 0, 0, 1, 2]
-    assert info.products[0][2:] == (8, 16, 20, False, 0.0)     # A (8 x 16) = s (8 x 20) W^T
-    assert info.products[-1][2:] == (12, 10, 8, True, 1.0)    # WT (12 x 10) += s^T D, over 8 streams
+    assert info.products[0][2:] == (8, 16, 20, False, 0.0, False)     # A (8 x 16) = s (8 x 20) W^T
+    assert info.products[-1][2:] == (12, 10, 8, False, 1.0, True)    # WT (12 x 10) += s^T D, over 8 streams
     shallow = SpikingNetwork(SpikingParams(**{**SMALL, "streams": 8, "cpu_kernel": "gemm", "feedback": "none"}))
     assert "feedback" not in [p.job for p in shallow.backend.describe(8).products]
     # each product runs as the step runs it: c <- alpha a op(b) + beta c
@@ -186,7 +186,7 @@ def test_describe_says_what_a_step_runs():
     for p in info.products:
         a, b, c = gemm.product_operands(p, rng)
         c += 1
-        expected = 0.5 * a @ (b.T if p.trans_b else b) + p.beta * c
+        expected = 0.5 * (a.T if p.trans_a else a) @ (b.T if p.trans_b else b) + p.beta * c
         gemm.run_product(p, a, b, c, alpha=0.5)
         np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-6)
 

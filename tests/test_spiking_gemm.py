@@ -74,3 +74,48 @@ def test_gemm_steps_allocate_no_arrays(threads):
     finally:
         tracemalloc.stop()
     assert peak < smallest, f"{peak} bytes allocated during 20 steps"
+
+
+def test_gemm_runs_on_a_streams_last_copy_that_observers_see_and_train_writes_back():
+    """to_device hands the gemm kernel a Fortran-ordered copy of the state for the whole call: an
+    observer reads the live copy, and the host state holds the same values when train returns. A
+    state passed to run directly (not streams-last) gives the same values, step for step."""
+    X, y = data()
+    params = {**SMALL, "streams": 8, "cpu_kernel": "gemm"}
+    net = SpikingNetwork(SpikingParams(**params))
+    seen = []
+
+    class Observer:
+        def on_step(self, n):
+            seen.append((n._live.V[0].flags.f_contiguous, n.layer_state("V", 1, None).copy()))
+
+    net.add_observer(Observer())
+    net.train(X, y, 16)
+    assert seen and all(fortran for fortran, _ in seen)
+    assert net.state.V[0].flags.c_contiguous            # the host state keeps its layout
+    np.testing.assert_array_equal(net.state.V[0], seen[-1][1])
+
+    order = np.arange(16).reshape(2, 8)
+    direct, copied = SpikingNetwork(SpikingParams(**params)), SpikingNetwork(SpikingParams(**params))
+    for q in range(10):                                 # one step per call: copied in and out each time
+        direct.backend.run(direct.state, X, order, y[order], np.zeros((2, 8, 10), np.float32), q, 1, 5, q, True, 0)
+    live = copied.backend.to_device(copied.state)
+    copied.backend.run(live, X, order, y[order], np.zeros((2, 8, 10), np.float32), 0, 10, 5, 0, True, 0)
+    copied.backend.to_host(copied.state, live)
+    for mine, theirs in zip(direct.state.groups(), copied.state.groups()):
+        for a, b in zip(mine, theirs):
+            np.testing.assert_array_equal(a, b)
+    for a, b in zip(direct.weights.WT, copied.weights.WT):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_nan_in_the_streams_last_state_is_found():
+    net = SpikingNetwork(SpikingParams(sizes=(600, 500, 200), units_per_class=20, streams=8, cpu_kernel="gemm"))
+    live = net.backend.to_device(net.state)
+    assert live.U[1].flags.f_contiguous and not live.U[1].flags.c_contiguous
+    assert net.backend.nonfinite(live) is None
+    live.U[1][5, 7] = np.inf
+    assert net.backend.nonfinite(live) == ("U", 2)
+    live.U[1][5, 7] = 0
+    live.V[0][7, 499] = np.nan
+    assert net.backend.nonfinite(live) == ("V", 1)

@@ -104,6 +104,17 @@ class CpuBackend(NumpyBackend):
         self.eta = float(eta)
         self.options = bundles.options(self.params, self.eta)
 
+    def to_device(self, state: StreamState):
+        """The state the step runs on: for the gemm kernel a streams-last copy (gemm.py), kept
+        for the whole train or test call, so that its blocks do not convert the state each time."""
+        if self.kernel_for(state.streams) != "gemm":
+            return state
+        return self._gemm_step().streams_last_state(state)
+
+    def to_host(self, state: StreamState, device_state) -> None:
+        if device_state is not state:
+            state.copy_from(device_state)
+
     def _feedback_arrays(self, dtype) -> tuple:
         dummy = np.zeros((1, 1), dtype=dtype)
         if dtype == np.uint16:
@@ -202,21 +213,25 @@ class CpuBackend(NumpyBackend):
 
     def nonfinite(self, state):
         for var, group in (("V", state.V), ("U", state.U)):
-            h = self.host.first_nonfinite(tuple(group))
+            h = self.host.first_nonfinite(tuple(_rows_along_memory(a) for a in group))
             if h >= 0:
                 return var, h + 1
         return None
 
     def weights_nonfinite(self):
-        # row-major views, so that the scan runs along memory (the gemm kernel stores WT column-major)
-        WT = self.weights.WT
-        h = self.host.first_nonfinite(tuple(a.T for a in WT) if not WT[0].flags.c_contiguous else tuple(WT))
+        h = self.host.first_nonfinite(tuple(_rows_along_memory(a) for a in self.weights.WT))
         if h >= 0:
             return h + 1
         for h, b in enumerate(self.weights.b):
             if not np.isfinite(b).all():
                 return h + 1
         return None
+
+
+def _rows_along_memory(a: np.ndarray) -> np.ndarray:
+    """``a``, or its transpose when ``a`` is Fortran-ordered: rows that run along memory, for a
+    scan that does not care which axis is which (gemm keeps WT and the state Fortran-ordered)."""
+    return a.T if a.flags.f_contiguous and not a.flags.c_contiguous else a
 
 
 def _first_call(dispatchers) -> str:

@@ -39,11 +39,11 @@ from __future__ import annotations
 import types
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .codes import FEEDBACK_BP, FEEDBACK_FA, FEEDBACK_NONE, READOUT_PSP, READOUT_RATE
 from .bfloat16 import as_float32
-from .host import K, bias_and_factor, count_votes, draw_input
+from .host import K, bias_and_factor, count_votes, draw_input, host_jit
 
 _FAST = {"reassoc", "contract"}
 
@@ -81,7 +81,7 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
                 K.integrate_and_sample(V, P, s_out, k, i, A[k, i], b[i], tau, seed, t, key, rate)
 
 
-@njit(cache=True)
+@host_jit()
 def _error(labels, g, P, U, Mod, tau, phi_kind):
     for k in range(P.shape[0]):
         for i in range(P.shape[1]):
@@ -118,13 +118,13 @@ def _feedback(Bm, factor, M_src, U, Mod, tau, phi_kind):
             k += 1
 
 
-@njit(cache=True, inline="always")
+@host_jit(inline="always")
 def _feedback_update(U, Mod, k, j, drive, tau, phi_kind):
     U[k, j] = K.leak(U[k, j], drive, tau)
     Mod[k, j] = K.phi(U[k, j], phi_kind)
 
 
-@njit(cache=True, inline="always")
+@host_jit(inline="always")
 def _add_plasticity_row(row, j, i0, s_in, D, coef, maskT, use_mask):
     """row (WT[j, i0:i0 + len(row)]) += coef sum_k s_in[k, j] D[k, i0:...], stream by stream in order."""
     n = row.shape[0]
@@ -228,9 +228,9 @@ def _build(parallel: bool):
     suffix = "_parallel" if parallel else "_serial"
     namespace = dict(globals())
     for fn, fast in ((_forward, False), (_feedback, True), (_plasticity, False), (_fold, False)):
-        namespace[fn.__name__] = njit(cache=True, parallel=parallel, fastmath=_FAST if fast else False)(
+        namespace[fn.__name__] = host_jit(parallel=parallel, fastmath=_FAST if fast else False)(
             _variant(fn, suffix, namespace))
-    return njit(cache=True)(_variant(_run_steps, suffix, namespace))
+    return host_jit()(_variant(_run_steps, suffix, namespace))
 
 
 # a step's kernels on one stream of the Figure 4 network take ~0.1-1 ms: too short to pay for

@@ -13,129 +13,174 @@ skipping rows no longer pays; a dense product at BLAS speed does. ``step_product
 (``CpuBackend.describe``), and ``run_product`` runs one on given operands (``spikefa bench``
 times them alone).
 
-W is stored row-major here (WT Fortran-ordered, see backends.CpuBackend): BLAS runs the forward
-product about twice as fast without a transposed operand.
+Layouts: W is stored row-major (WT Fortran-ordered, see backends.CpuBackend), and every state
+array streams-last: the (S, n) arrays are Fortran-ordered, so that a unit's S values are adjacent
+(``streams_last`` makes such a copy; CpuBackend.to_device hands it to the step). The forward
+product then reads the spikes and writes A with no transposed operand, the layout BLAS runs
+fastest on (about 1.3x the speed of W column-major or A streams-first), and nothing between the
+products is transposed. The kernels below take these arrays as their (n, S) C-ordered transposes
+and loop over units, then streams.
 
 Everything between the products (sampling, integration, error and feedback neurons, the bias and
 plasticity factor, votes) is core.py's arithmetic (host.py's build) in small serial Numba kernels,
 except exp and tanh: numpy's vectorised ufuncs are ~20x faster than Numba's scalar calls on these
-(S, n) arrays. The products read the spikes and phi(U) streams-last, so a transposed copy of each
-is kept beside the state (sampling writes both). These kernels stay serial on purpose: a parallel
-build of them, measured on 2 cores, made the S = 32 step 12x slower, since Numba's threads wake
-between BLAS calls whose OpenBLAS threads are still spinning on the same cores. Random draws are
-the same counter-based ones: spikes equal those of the numpy reference and of cpu.py's kernels as
-long as the float32 sums agree (they are summed in another order).
-Lazy decay (scale), the sparse mask and the step order are those of cpu.py.
+arrays. These kernels stay serial on purpose: a parallel build of them, measured on 2 cores, made
+the S = 32 step 12x slower, since Numba's threads wake between BLAS calls whose OpenBLAS threads
+are still spinning on the same cores. Random draws are the same counter-based ones: spikes equal
+those of the numpy reference and of cpu.py's kernels as long as the float32 sums agree (they are
+summed in another order). Lazy decay (scale), the sparse mask and the step order are those of cpu.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 from scipy.linalg import blas
 
 from . import core
 from .codes import FEEDBACK_BP, FEEDBACK_CODES, FEEDBACK_FA, FEEDBACK_NONE, PHI_TANH, readout_array
-from .host import K, bias_and_factor, count_votes, draw_input
+from .host import K, count_votes, host_jit
 from .protocol import Product
+from .state import StreamState
 
 F32 = np.float32
 
-
-@njit(cache=True)
-def _integrate_t(AT, scale, b, V, negV, tau):
-    """V <- V + tau (scale A + b - V), and -V (for the exponential); A arrives streams-last (n_out, S)."""
-    for k in range(V.shape[0]):
-        for i in range(V.shape[1]):
-            v = K.leak(V[k, i], AT[i, k] * scale + b[i], tau)
-            V[k, i] = v
-            negV[k, i] = -v
+# Each kernel takes streams-last state as (n, S) C-ordered arrays (``.T`` of the Fortran-ordered
+# (S, n) state): row i holds unit i of every stream.
 
 
-@njit(cache=True)
-def _sample_t(P, s_out, sT, seed, t, layer, purpose, rate):
-    """P holds exp(-V) on entry and sigma(V) on exit; spikes into s_out and its streams-last copy sT."""
-    for k in range(P.shape[0]):
-        key = K.stream_key(layer, k, purpose)
-        p_row, s_row = P[k], s_out[k]
+@host_jit()
+def _draw_input_t(X, rows, s0T, seed, t, purpose, rate):
+    """s0T[j, k] <- input spike j of image X[rows[k]] in stream k (its probability in rate mode)."""
+    for k in range(s0T.shape[1]):
+        key = K.stream_key(0, k, purpose)
+        x = X[rows[k]]
+        for j in range(s0T.shape[0]):
+            s0T[j, k] = K.sample(K.input_probability(x[j]), rate, seed, t, key, j)
+
+
+@host_jit()
+def _integrate_t(AT, scale, b, VT, negVT, tau):
+    """V <- V + tau (scale A + b - V), and -V (for the exponential)."""
+    for i in range(VT.shape[0]):
+        bias = b[i]
+        for k in range(VT.shape[1]):
+            v = K.leak(VT[i, k], AT[i, k] * scale + bias, tau)
+            VT[i, k] = v
+            negVT[i, k] = -v
+
+
+@host_jit()
+def _sample_t(PT, sT, seed, t, layer, purpose, rate):
+    """PT holds exp(-V) on entry and sigma(V) on exit; the spikes (or sigma(V) in rate mode) into sT."""
+    for i in range(PT.shape[0]):
+        p_row, s_row = PT[i], sT[i]
         if rate:
-            for i in range(p_row.shape[0]):
-                p = K.sigmoid_of_exp(p_row[i])
-                p_row[i] = p
-                s_row[i] = p
+            for k in range(p_row.shape[0]):
+                p = K.sigmoid_of_exp(p_row[k])
+                p_row[k] = p
+                s_row[k] = p
         else:  # a loop of its own, without branches, so that it vectorises
-            for i in range(p_row.shape[0]):
-                p = K.sigmoid_of_exp(p_row[i])
-                p_row[i] = p
-                s_row[i] = K.spike(K.uniform(seed, t, key, i), p)
-        for i in range(p_row.shape[0]):
-            sT[i, k] = s_row[i]
+            for k in range(p_row.shape[0]):
+                p = K.sigmoid_of_exp(p_row[k])
+                p_row[k] = p
+                s_row[k] = K.spike(K.uniform(seed, t, K.stream_key(layer, k, purpose), i), p)
 
 
-@njit(cache=True)
-def _feedback_t(FT, factor, U, tau):
-    for k in range(U.shape[0]):
-        for j in range(U.shape[1]):
-            U[k, j] = K.leak(U[k, j], factor * FT[j, k], tau)
+@host_jit()
+def _feedback_t(FT, factor, UT, tau):
+    for i in range(UT.shape[0]):
+        for k in range(UT.shape[1]):
+            UT[i, k] = K.leak(UT[i, k], factor * FT[i, k], tau)
 
 
-@njit(cache=True)
-def _error_t(labels, g, P, U, tau):
-    for k in range(P.shape[0]):
-        for i in range(P.shape[1]):
-            U[k, i] = K.leak(U[k, i], K.error_drive(i, labels[k], g, P[k, i]), tau)
+@host_jit()
+def _error_t(labels, g, PT, UT, tau):
+    for i in range(PT.shape[0]):
+        for k in range(PT.shape[1]):
+            UT[i, k] = K.leak(UT[i, k], K.error_drive(i, labels[k], g, PT[i, k]), tau)
+
+
+@host_jit()
+def _factor_and_bias_t(b, ModT, PT, DT, eta, gamma):
+    """core.factor_and_bias for every unit: D, then each unit's sum over streams added in stream
+    order (the bits of the reference's bias), eight units at a time so the sums run side by side."""
+    n, S = PT.shape
+    for i in range(n):
+        for k in range(S):
+            DT[i, k] = K.plasticity_factor(ModT[i, k], PT[i, k])
+    i0 = 0
+    while i0 + 8 <= n:
+        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = np.float32(0.0)
+        for k in range(S):
+            t0 += DT[i0, k]
+            t1 += DT[i0 + 1, k]
+            t2 += DT[i0 + 2, k]
+            t3 += DT[i0 + 3, k]
+            t4 += DT[i0 + 4, k]
+            t5 += DT[i0 + 5, k]
+            t6 += DT[i0 + 6, k]
+            t7 += DT[i0 + 7, k]
+        b[i0] = K.bias_step(b[i0], t0, eta, gamma)
+        b[i0 + 1] = K.bias_step(b[i0 + 1], t1, eta, gamma)
+        b[i0 + 2] = K.bias_step(b[i0 + 2], t2, eta, gamma)
+        b[i0 + 3] = K.bias_step(b[i0 + 3], t3, eta, gamma)
+        b[i0 + 4] = K.bias_step(b[i0 + 4], t4, eta, gamma)
+        b[i0 + 5] = K.bias_step(b[i0 + 5], t5, eta, gamma)
+        b[i0 + 6] = K.bias_step(b[i0 + 6], t6, eta, gamma)
+        b[i0 + 7] = K.bias_step(b[i0 + 7], t7, eta, gamma)
+        i0 += 8
+    for i in range(i0, n):
+        total = np.float32(0.0)
+        for k in range(S):
+            total += DT[i, k]
+        b[i] = K.bias_step(b[i], total, eta, gamma)
 
 
 def compiled_kernels() -> tuple:
     """This module's Numba kernels (whether they came from Numba's cache: CpuBackend.describe)."""
-    return _integrate_t, _sample_t, _feedback_t, _error_t
+    return _draw_input_t, _integrate_t, _sample_t, _feedback_t, _error_t, _factor_and_bias_t
 
 
-def _modulation(U, Mod, ModT, phi_kind):
-    """Mod = phi_d(U) (tanh by numpy's vectorised ufunc), and its streams-last copy."""
+def _modulation(U, Mod, phi_kind):
+    """Mod = phi_d(U) (tanh by numpy's vectorised ufunc)."""
     if phi_kind == PHI_TANH:
         np.tanh(U, out=Mod)
     else:
         Mod[...] = U
-    np.copyto(ModT, Mod.T)
 
 
-class Scratch:
-    """Streams-last copies for the products, allocated once per number of streams."""
-
-    def __init__(self, sizes, streams: int):
-        def zeros(n):
-            return np.zeros((n, streams), dtype=F32)
-
-        self.sT = [zeros(n) for n in sizes]            # spikes, (n_l, S)
-        self.AT = [zeros(n) for n in sizes[1:]]        # W s, then B phi(U): (n_out, S)
-        self.ModT = [zeros(n) for n in sizes[1:]]      # phi(U), (n_out, S)
+def is_streams_last(st: StreamState) -> bool:
+    """Whether every (S, n) array of ``st`` is Fortran-ordered (the layout this kernel runs on)."""
+    return all(a.flags.f_contiguous for group in st.groups() for a in group)
 
 
-def _gemm(alpha, a, b, c, beta=0.0, trans_b=0):
-    """c <- alpha a b + beta c in place; every operand Fortran-ordered (a transposed C array)."""
-    out = blas.sgemm(alpha, a, b, beta=beta, c=c, trans_b=trans_b, overwrite_c=1)
+def streams_last(st: StreamState) -> StreamState:
+    """A streams-last (Fortran-ordered) copy of ``st``'s arrays, the same values."""
+    return StreamState(*([np.asfortranarray(a) for a in group] for group in st.groups()))
+
+
+def _gemm(alpha, a, b, c, beta=0.0, trans_a=0, trans_b=0):
+    """c <- alpha op(a) op(b) + beta c in place; every operand Fortran-ordered."""
+    out = blas.sgemm(alpha, a, b, beta=beta, c=c, trans_a=trans_a, trans_b=trans_b, overwrite_c=1)
     if not np.may_share_memory(out, c):  # scipy copies an operand it cannot use in place
         raise RuntimeError("sgemm did not write in place: an operand has the wrong layout")
 
 
-def _forward_product(WT, sT, AT):
-    """A (S, n_out) = s (S, n_in) WT (n_in, n_out), written as AT (n_out, S): AT.T is A in Fortran order.
-
-    BLAS is about twice as fast when WT is Fortran-ordered (no transposed operand): the cpu
-    backend stores it so when this kernel trains (backends.CpuBackend)."""
+def _forward_product(WT, s, A):
+    """A (S, n_out) = s (S, n_in) WT (n_in, n_out), all three Fortran-ordered when training (WT
+    C-ordered: BLAS reads it transposed, about 1.3x slower)."""
     if WT.flags.f_contiguous:
-        _gemm(1.0, sT.T, WT, AT.T)
+        _gemm(1.0, s, WT, A)
     else:
-        _gemm(1.0, sT.T, WT.T, AT.T, trans_b=1)
+        _gemm(1.0, s, WT.T, A, trans_b=1)
 
 
-def _plasticity_product(coef, D, s, sT, WT):
+def _plasticity_product(coef, D, s, WT):
     """WT (n_in, n_out) += coef s^T D, summed over streams, accumulated in place (beta = 1)."""
     if WT.flags.f_contiguous:
-        _gemm(coef, s.T, D.T, WT, beta=1.0, trans_b=1)
+        _gemm(coef, s, D, WT, beta=1.0, trans_a=1)
     else:  # C-ordered WT is W (n_out, n_in) in Fortran order: W += coef D^T s
-        _gemm(coef, D.T, sT.T, WT.T, beta=1.0)
+        _gemm(coef, D, s, WT.T, beta=1.0, trans_a=1)
 
 
 def step_products(sizes, streams: int, feedback: str = "fa", fortran: bool = True) -> tuple:
@@ -154,8 +199,8 @@ def step_products(sizes, streams: int, feedback: str = "fa", fortran: bool = Tru
             products.append(Product("feedback", h, S, sizes[h + 1], n_src, trans, 0.0))
     for h in range(L):              # WT (n_in, n_out) += s^T D, or W (n_out, n_in) += D^T s
         n_in, n_out = sizes[h], sizes[h + 1]
-        products.append(Product("plasticity", h, n_in, n_out, S, True, 1.0) if fortran
-                        else Product("plasticity", h, n_out, n_in, S, False, 1.0))
+        m, n = (n_in, n_out) if fortran else (n_out, n_in)
+        products.append(Product("plasticity", h, m, n, S, False, 1.0, trans_a=True))
     return tuple(products)
 
 
@@ -167,12 +212,13 @@ def product_operands(product: Product, rng: np.random.Generator) -> tuple:
     def rand(shape):
         return np.asfortranarray(rng.uniform(-0.05, 0.05, shape).astype(F32))
 
-    return rand((m, k)), rand((n, k) if product.trans_b else (k, n)), np.zeros((m, n), dtype=F32, order="F")
+    return (rand((k, m) if product.trans_a else (m, k)), rand((n, k) if product.trans_b else (k, n)),
+            np.zeros((m, n), dtype=F32, order="F"))
 
 
 def run_product(product: Product, a, b, c, alpha: float = 1.0) -> None:
-    """c <- alpha a op(b) + beta c in place, the call the step makes for ``product``."""
-    _gemm(alpha, a, b, c, beta=product.beta, trans_b=int(product.trans_b))
+    """c <- alpha op(a) op(b) + beta c in place, the call the step makes for ``product``."""
+    _gemm(alpha, a, b, c, beta=product.beta, trans_a=int(product.trans_a), trans_b=int(product.trans_b))
 
 
 class GemmStep:
@@ -180,18 +226,33 @@ class GemmStep:
 
     def __init__(self, params, weights, B):
         self.params, self.weights, self.B = params, weights, B
-        self.scratch = {}
+        self._mirrors = {}
 
-    def _scratch(self, streams: int) -> Scratch:
-        if streams not in self.scratch:
-            self.scratch[streams] = Scratch(self.params.sizes, streams)
-        return self.scratch[streams]
+    def streams_last_state(self, st: StreamState) -> StreamState:
+        """``st`` itself when it is streams-last, else its streams-last copy (made once per state,
+        refilled from it on every call)."""
+        if is_streams_last(st):
+            return st
+        mirror = self._mirrors.get(id(st))
+        if mirror is None or mirror[0] is not st:
+            mirror = self._mirrors[id(st)] = (st, streams_last(st))
+        mirror[1].copy_from(st)
+        return mirror[1]
 
     def run(self, st, inputs, block, opts):
-        """A block of steps (bundles.Inputs, bundles.Block, bundles.Options) on StreamState ``st``."""
+        """A block of steps (bundles.Inputs, bundles.Block, bundles.Options) on StreamState ``st``;
+        a state that is not streams-last (CpuBackend.to_device makes it so for a whole train or
+        test call) runs on its copy, written back at the end of the block."""
+        live = self.streams_last_state(st)
+        try:
+            self._run(live, inputs, block, opts)
+        finally:
+            if live is not st:
+                st.copy_from(live)
+
+    def _run(self, st, inputs, block, opts):
         w, L = self.weights, len(self.weights.WT)
         X, order, labels, counts = inputs
-        z = self._scratch(st.streams)
         seed, rate, tau, g, N = opts.seed, opts.rate, opts.tau, opts.g, block.steps_per_image
         use_mask = any(m is not None for m in w.maskT)
         for q in range(block.seq0, block.seq0 + block.n_steps):
@@ -201,45 +262,45 @@ class GemmStep:
                 for h in range(L):
                     st.V[h].fill(0)
                     st.U[h].fill(0)
-            draw_input(X, order[i_img], st.s[0], seed, t, block.purpose, rate)
-            np.copyto(z.sT[0], st.s[0].T)
+            _draw_input_t(X, order[i_img], st.s[0].T, seed, t, block.purpose, rate)
             for h in range(L):
-                _forward_product(w.WT[h], z.sT[h], z.AT[h])
+                _forward_product(w.WT[h], st.s[h], st.A[h])
                 # sigma(V) = 1 / (1 + exp(-V)), the exponential by numpy's vectorised ufunc
-                _integrate_t(z.AT[h], F32(w.scale[h]), w.b[h], st.V[h], st.P[h], tau)
+                _integrate_t(st.A[h].T, F32(w.scale[h]), w.b[h], st.V[h].T, st.P[h].T, tau)
                 np.exp(st.P[h], out=st.P[h])
-                _sample_t(st.P[h], st.s[h + 1], z.sT[h + 1], seed, t, h + 1, block.purpose, rate)
+                _sample_t(st.P[h].T, st.s[h + 1].T, seed, t, h + 1, block.purpose, rate)
             if block.learn:
-                self._feedback(st, z, L, opts, labels[i_img])
+                self._feedback(st, L, opts, labels[i_img])
             count_votes(readout_array(block.readout, st.s[L], st.P[L - 1], st.V[L - 1]), counts[i_img], g)
             if block.learn:
                 for h in range(L):
                     if not w.learns[h]:
                         continue
-                    bias_and_factor(w.b[h], st.Mod[h], st.P[h], st.D[h], opts.eta, opts.gamma)
+                    _factor_and_bias_t(w.b[h], st.Mod[h].T, st.P[h].T, st.D[h].T, opts.eta, opts.gamma)
                     w.scale[h] = core.decayed_scale(w.scale[h], opts.gamma)
                     coef = core.plasticity_coef(opts.eta, w.scale[h])
-                    _plasticity_product(coef, st.D[h], st.s[h], z.sT[h], w.WT[h])
+                    _plasticity_product(coef, st.D[h], st.s[h], w.WT[h])
                     if use_mask and w.maskT[h] is not None:
                         np.multiply(w.WT[h], w.maskT[h], out=w.WT[h])
                     if core.must_fold(w.scale[h]):
                         w.WT[h] *= F32(w.scale[h])
                         w.scale[h] = 1.0
 
-    def _feedback(self, st, z, L, opts, labels):
+    def _feedback(self, st, L, opts, labels):
         w, fb = self.weights, opts.feedback
-        _error_t(labels, opts.g, st.P[L - 1], st.U[L - 1], opts.tau)
-        _modulation(st.U[L - 1], st.Mod[L - 1], z.ModT[L - 1], opts.phi)
+        _error_t(labels, opts.g, st.P[L - 1].T, st.U[L - 1].T, opts.tau)
+        _modulation(st.U[L - 1], st.Mod[L - 1], opts.phi)
         if fb == FEEDBACK_NONE:  # hidden layers get no feedback
             return
         for h in range(L - 2, -1, -1):
-            # F (S, n_h) = phi(U_src) (S, n_src) M (n_src, n_h); M = B_h^T, or W_{h+1} for bp
+            # F (S, n_h) = phi(U_src) (S, n_src) M (n_src, n_h), into A_h (free once V_h is
+            # integrated); M = B_h^T, or W_{h+1} for bp
             if fb == FEEDBACK_BP:  # M = W_{h+1} = WT^T, transposed by BLAS when WT is Fortran-ordered
                 WT = w.WT[h + 1]
                 M, trans = (WT, 1) if WT.flags.f_contiguous else (WT.T, 0)
                 factor, src = F32(w.scale[h + 1]), h + 1
             else:
                 M, trans, factor, src = self.B[h].T, 0, F32(1.0), (h + 1 if fb == FEEDBACK_FA else L - 1)
-            _gemm(1.0, z.ModT[src].T, M, z.AT[h].T, trans_b=trans)
-            _feedback_t(z.AT[h], factor, st.U[h], opts.tau)
-            _modulation(st.U[h], st.Mod[h], z.ModT[h], opts.phi)
+            _gemm(1.0, st.Mod[src], M, st.A[h], trans_b=trans)
+            _feedback_t(st.A[h].T, factor, st.U[h].T, opts.tau)
+            _modulation(st.U[h], st.Mod[h], opts.phi)

@@ -20,8 +20,9 @@ from .state import StreamState
 
 
 class Product(NamedTuple):
-    """One BLAS product of a step: C (m x n) <- alpha A (m x k) op(B) + beta C, every operand
-    Fortran-ordered; op(B) = B (k x n), or B^T of a (n x k) B when ``trans_b``."""
+    """One BLAS product of a step: C (m x n) <- alpha op(A) op(B) + beta C, every operand
+    Fortran-ordered; op(A) = A (m x k), or A^T of a (k x m) A when ``trans_a``; op(B) = B (k x n),
+    or B^T of a (n x k) B when ``trans_b``."""
 
     job: str            # "forward", "feedback" or "plasticity"
     layer: int          # h = 0..L-1: the layer whose arrays it writes
@@ -30,6 +31,7 @@ class Product(NamedTuple):
     k: int
     trans_b: bool
     beta: float         # 0: C is overwritten; 1: accumulated into (plasticity)
+    trans_a: bool = False
 
 
 class StepInfo(NamedTuple):

@@ -43,7 +43,8 @@ class Weights:
 
 @dataclass
 class StreamState:
-    """State of S parallel streams; every array has the streams on its first axis."""
+    """State of S parallel streams; every array has the streams on its first axis (C-ordered; the
+    gemm kernel runs on a Fortran-ordered copy, which observers see during its train calls)."""
 
     s: list     # [0..L] (S, n_l) spikes (probabilities in rate mode); s[0] is the input
     V: list     # [h] (S, n_out) forward PSPs
