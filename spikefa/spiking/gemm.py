@@ -38,7 +38,7 @@ from scipy.linalg import blas
 
 from . import core
 from .codes import FEEDBACK_BP, FEEDBACK_CODES, FEEDBACK_FA, FEEDBACK_NONE, PHI_TANH, readout_array
-from .host import K, count_votes, host_jit
+from .host import K, count_votes, draw_input, host_jit
 from .protocol import Product
 from .state import StreamState
 
@@ -46,16 +46,6 @@ F32 = np.float32
 
 # Each kernel takes streams-last state as (n, S) C-ordered arrays (``.T`` of the Fortran-ordered
 # (S, n) state): row i holds unit i of every stream.
-
-
-@host_jit()
-def _draw_input_t(X, rows, s0T, seed, t, purpose, rate):
-    """s0T[j, k] <- input spike j of image X[rows[k]] in stream k (its probability in rate mode)."""
-    for k in range(s0T.shape[1]):
-        key = K.stream_key(0, k, purpose)
-        x = X[rows[k]]
-        for j in range(s0T.shape[0]):
-            s0T[j, k] = K.sample(K.input_probability(x[j]), rate, seed, t, key, j)
 
 
 @host_jit()
@@ -138,7 +128,7 @@ def _factor_and_bias_t(b, ModT, PT, DT, eta, gamma):
 
 def compiled_kernels() -> tuple:
     """This module's Numba kernels (whether they came from Numba's cache: CpuBackend.describe)."""
-    return _draw_input_t, _integrate_t, _sample_t, _feedback_t, _error_t, _factor_and_bias_t
+    return _integrate_t, _sample_t, _feedback_t, _error_t, _factor_and_bias_t
 
 
 def _modulation(U, Mod, phi_kind):
@@ -262,7 +252,7 @@ class GemmStep:
                 for h in range(L):
                     st.V[h].fill(0)
                     st.U[h].fill(0)
-            _draw_input_t(X, order[i_img], st.s[0].T, seed, t, block.purpose, rate)
+            draw_input(X, order[i_img], st.s[0], seed, t, block.purpose, rate)
             for h in range(L):
                 _forward_product(w.WT[h], st.s[h], st.A[h])
                 # sigma(V) = 1 / (1 + exp(-V)), the exponential by numpy's vectorised ufunc
