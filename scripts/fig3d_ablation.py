@@ -81,7 +81,7 @@ def summarise(curves: dict, points: list[int]) -> dict:
     n_bp = np.array([first_below(points, c, level) for c in curves["bp4"]], float)
     out = {a: {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if v.size > 1 else 0.0}
            for a, v in fin.items()}
-    out["ratio"] = float(fa4 / bp4)
+    out["ratio"] = float(fa4 / bp4) if bp4 > 0 else float("inf")   # backprop can fit to exactly 0
     out["gap_share"] = float((fa4 - bp4) / (bp3 - bp4))
     reached = np.isfinite(n_fa).any() and np.isfinite(n_bp).any()
     out["speed"] = float(np.nanmean(n_fa) / np.nanmean(n_bp)) if reached else float("nan")
