@@ -266,8 +266,10 @@ def main(args) -> int:
             m["net"] = None
     print(format_table(rows, "one stream, per time step; floor = bytes the step must move / copy bandwidth"))
     if stream_rows:
-        print(format_table(stream_rows, "S streams side by side (pick S by image-steps/s; over S=1 = the speed-up "
-                                        "over one stream; BLAS = the gemm kernel's products alone)"))
+        print(format_table(stream_rows, "S streams side by side (speed only: a step sums S images' plasticity, "
+                                        "so learning per image matches S=1 only while eta x S stays small, see "
+                                        "README's Streams; over S=1 = the speed-up over one stream; BLAS = the "
+                                        "gemm kernel's products alone)"))
 
     torch_rows = torch_comparison(results, sizes, quick, cores) if "cpu" in results and _torch.available() else []
     if torch_rows:
