@@ -38,7 +38,7 @@ from scipy.linalg import blas
 
 from . import core
 from .codes import FEEDBACK_BP, FEEDBACK_CODES, FEEDBACK_FA, FEEDBACK_NONE, PHI_TANH, readout_array
-from .host import K, count_votes, draw_input, host_jit
+from .host import K, bias_and_factor, count_votes, draw_input, host_jit
 from .protocol import Product
 from .state import StreamState
 
@@ -90,45 +90,9 @@ def _error_t(labels, g, PT, UT, tau):
             UT[i, k] = K.leak(UT[i, k], K.error_drive(i, labels[k], g, PT[i, k]), tau)
 
 
-@host_jit()
-def _factor_and_bias_t(b, ModT, PT, DT, eta, gamma):
-    """core.factor_and_bias for every unit: D, then each unit's sum over streams added in stream
-    order (the bits of the reference's bias), eight units at a time so the sums run side by side."""
-    n, S = PT.shape
-    for i in range(n):
-        for k in range(S):
-            DT[i, k] = K.plasticity_factor(ModT[i, k], PT[i, k])
-    i0 = 0
-    while i0 + 8 <= n:
-        t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = np.float32(0.0)
-        for k in range(S):
-            t0 += DT[i0, k]
-            t1 += DT[i0 + 1, k]
-            t2 += DT[i0 + 2, k]
-            t3 += DT[i0 + 3, k]
-            t4 += DT[i0 + 4, k]
-            t5 += DT[i0 + 5, k]
-            t6 += DT[i0 + 6, k]
-            t7 += DT[i0 + 7, k]
-        b[i0] = K.bias_step(b[i0], t0, eta, gamma)
-        b[i0 + 1] = K.bias_step(b[i0 + 1], t1, eta, gamma)
-        b[i0 + 2] = K.bias_step(b[i0 + 2], t2, eta, gamma)
-        b[i0 + 3] = K.bias_step(b[i0 + 3], t3, eta, gamma)
-        b[i0 + 4] = K.bias_step(b[i0 + 4], t4, eta, gamma)
-        b[i0 + 5] = K.bias_step(b[i0 + 5], t5, eta, gamma)
-        b[i0 + 6] = K.bias_step(b[i0 + 6], t6, eta, gamma)
-        b[i0 + 7] = K.bias_step(b[i0 + 7], t7, eta, gamma)
-        i0 += 8
-    for i in range(i0, n):
-        total = np.float32(0.0)
-        for k in range(S):
-            total += DT[i, k]
-        b[i] = K.bias_step(b[i], total, eta, gamma)
-
-
 def compiled_kernels() -> tuple:
     """This module's Numba kernels (whether they came from Numba's cache: CpuBackend.describe)."""
-    return _integrate_t, _sample_t, _feedback_t, _error_t, _factor_and_bias_t
+    return _integrate_t, _sample_t, _feedback_t, _error_t
 
 
 def _modulation(U, Mod, phi_kind):
@@ -266,7 +230,8 @@ class GemmStep:
                 for h in range(L):
                     if not w.learns[h]:
                         continue
-                    _factor_and_bias_t(w.b[h], st.Mod[h].T, st.P[h].T, st.D[h].T, opts.eta, opts.gamma)
+                    # unit by unit, streams inner: along memory in the streams-last state
+                    bias_and_factor(w.b[h], st.Mod[h], st.P[h], st.D[h], opts.eta, opts.gamma)
                     w.scale[h] = core.decayed_scale(w.scale[h], opts.gamma)
                     coef = core.plasticity_coef(opts.eta, w.scale[h])
                     _plasticity_product(coef, st.D[h], st.s[h], w.WT[h])
