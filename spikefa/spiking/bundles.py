@@ -78,12 +78,13 @@ class Pending(NamedTuple):
     s: tuple               # [h] (S, n_h) float32: the presynaptic samples of the step whose plasticity waits
     coef: np.ndarray       # (L,) float32: that step's plasticity coefficient of each layer
     due: np.ndarray        # (L,) bool: whether layer h has plasticity waiting
+    rows: tuple            # [h] (2, n_h) int64 scratch: the rows a forward pass adds up, and those it changes
 
 
 def pending(sizes, streams: int) -> Pending:
     L = len(sizes) - 1
     return Pending(tuple(np.zeros((streams, n), dtype=F32) for n in sizes[:-1]), np.zeros(L, dtype=F32),
-                   np.zeros(L, dtype=bool))
+                   np.zeros(L, dtype=bool), tuple(np.zeros((2, n), dtype=np.int64) for n in sizes[:-1]))
 
 
 def block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh) -> Block:

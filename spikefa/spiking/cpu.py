@@ -12,6 +12,11 @@ What makes it fast:
   instead of twice. Every weight gets the same float32 operations in the same order as in the
   reference (the change before the row is read), and the last step of a block applies its own
   plasticity before returning, so nothing outside a block ever sees a change pending.
+- Rows are read eight at a time: the forward pass lists the rows it adds up and the rows it
+  changes, then adds eight rows into A (and changes eight rows) in one pass over the slab. Each
+  element still gets the same float32 operations in the same order, but eight rows stream from
+  memory at once instead of one: scattered 6 kB rows, one by one, read at about half the copy
+  bandwidth, since every jump to the next row stalls the hardware prefetcher.
 - Weight decay is lazy: the true weights are scale[h] * WT[h].T with scale[h] (float64)
   multiplied by (1 - gamma) each learning step; plasticity adds eta / scale[h] * D s^T to WT so
   that W <- (1 - gamma) W + eta D s^T exactly as in the reference. When scale drops below 1/2 it
@@ -29,7 +34,8 @@ All kernels are compiled with cache=True so a second run loads them from Numba's
 These are the "spike-rows" kernels. With many streams the step is bound by arithmetic instead of
 memory, and the backend runs gemm.py's BLAS products over all streams (backends.CpuBackend.kernel_for).
 
-Entry points: ``run_steps_serial`` and ``run_steps_parallel``, each
+Entry points: ``run_steps_serial`` and ``run_steps_parallel`` (``serial`` and ``parallel`` hold
+each build's kernels), each
 ``(inputs, block, options, layers, streams, slabs)`` with the bundles of bundles.py and ``slabs``
 (the threads) the number of slabs the forward pass splits postsynaptic units into.
 """
@@ -48,12 +54,19 @@ from .host import K, bias_and_factor, count_votes, draw_input, host_jit
 _FAST = {"reassoc", "contract"}
 
 
+ROWS_AT_ONCE = 8   # weight rows one pass over a slab adds up: eight memory streams in flight at once
+
+
 def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, rate, slabs,
-             due, s_held, D, coef, maskT, use_mask):
+             due, s_held, D, coef, maskT, use_mask, rows):
     """A = s_in W^T and the units' integration and sampling; when ``due``, each row first gets the
-    previous step's plasticity (s_held, D, coef: _plasticity's arguments), as it is read."""
+    previous step's plasticity (s_held, D, coef: _plasticity's arguments), before it is read.
+    ``rows`` (2, n_in) is scratch for the lists of rows to add up and to change."""
     n_in, n_out = WT.shape
     S = s_in.shape[0]
+    adds, changes = rows[0], rows[1]
+    n_add = _rows_with_input(s_in, adds)
+    n_change = _rows_with_input(s_held, changes) if due else 0
     # one slab of postsynaptic units per thread: long rows vectorise best, and each spiking row is
     # read once per slab
     n_chunks = max(1, slabs)
@@ -64,21 +77,124 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
         # loops run over slice views from 0 so that LLVM vectorises them
         for k in range(S):
             A[k, i0:i1] = 0
-        for j in range(n_in):
-            row = WT[j, i0:i1]
-            if due:
-                _add_plasticity_row(row, j, i0, s_held, D, coef, maskT, use_mask)
+        changed = 0
+        for g0 in range(0, n_add, ROWS_AT_ONCE):
+            g1 = min(g0 + ROWS_AT_ONCE, n_add)
+            # every pending change to a row up to this group's last is made before the group is read
+            # (changes come eight at a time, some ahead of need: a row's change reads only the row)
+            while changed < n_change and changes[changed] <= adds[g1 - 1]:
+                upto = min(changed + ROWS_AT_ONCE, n_change)
+                _change_rows(WT, changes, changed, upto, i0, i1, s_held, D, coef, maskT, use_mask)
+                changed = upto
             for k in range(S):
-                sj = s_in[k, j]
-                if sj != 0:
-                    acc = A[k, i0:i1]
-                    for i in range(row.shape[0]):
-                        acc[i] += sj * row[i]
+                _add_rows(A[k, i0:i1], WT, s_in, k, adds, g0, g1, i0, i1)
+        _change_rows(WT, changes, changed, n_change, i0, i1, s_held, D, coef, maskT, use_mask)
         for k in range(S):
             key = K.stream_key(layer, k, purpose)
             for i in range(i0, i1):
                 A[k, i] *= scale
                 K.integrate_and_sample(V, P, s_out, k, i, A[k, i], b[i], tau, seed, t, key, rate)
+
+
+@host_jit(inline="always")
+def _rows_with_input(s, rows):
+    """Fills rows with the presynaptic units j (ascending) that are nonzero in some stream; their count."""
+    n = 0
+    for j in range(s.shape[1]):
+        for k in range(s.shape[0]):
+            if s[k, j] != 0:
+                rows[n] = j
+                n += 1
+                break
+    return n
+
+
+@host_jit(inline="always")
+def _add_rows(acc, WT, s_in, k, rows, g0, g1, i0, i1):
+    """acc += s_in[k, j] WT[j, i0:i1] for the rows j = rows[g0:g1] where stream k is nonzero, in row
+    order. Eight rows that all are go through acc in one pass: each element gets the same float32
+    additions in the same order as row by row, but eight rows stream from memory at once, which
+    reads scattered rows about 1.5x faster than one at a time."""
+    full = g1 - g0 == ROWS_AT_ONCE
+    if full:
+        for q in range(g0, g1):
+            if s_in[k, rows[q]] == 0:
+                full = False
+    if full:
+        j0, j1, j2, j3 = rows[g0], rows[g0 + 1], rows[g0 + 2], rows[g0 + 3]
+        j4, j5, j6, j7 = rows[g0 + 4], rows[g0 + 5], rows[g0 + 6], rows[g0 + 7]
+        c0, c1, c2, c3 = s_in[k, j0], s_in[k, j1], s_in[k, j2], s_in[k, j3]
+        c4, c5, c6, c7 = s_in[k, j4], s_in[k, j5], s_in[k, j6], s_in[k, j7]
+        r0, r1, r2, r3 = WT[j0, i0:i1], WT[j1, i0:i1], WT[j2, i0:i1], WT[j3, i0:i1]
+        r4, r5, r6, r7 = WT[j4, i0:i1], WT[j5, i0:i1], WT[j6, i0:i1], WT[j7, i0:i1]
+        for i in range(acc.shape[0]):
+            acc[i] = (acc[i] + c0 * r0[i] + c1 * r1[i] + c2 * r2[i] + c3 * r3[i]
+                      + c4 * r4[i] + c5 * r5[i] + c6 * r6[i] + c7 * r7[i])
+    else:
+        for q in range(g0, g1):
+            sj = s_in[k, rows[q]]
+            if sj != 0:
+                row = WT[rows[q], i0:i1]
+                for i in range(acc.shape[0]):
+                    acc[i] += sj * row[i]
+
+
+@host_jit(inline="always")
+def _change_rows(WT, rows, q0, q1, i0, i1, s_held, D, coef, maskT, use_mask):
+    """The pending plasticity of rows[q0:q1] on columns i0:i1: _add_plasticity_row's arithmetic,
+    stream by stream, on eight rows at once where stream k spiked in all of them (see _add_rows)."""
+    q = q0
+    while q < q1:
+        q_end = min(q + ROWS_AT_ONCE, q1)
+        if q_end - q < ROWS_AT_ONCE:
+            for r in range(q, q_end):
+                _add_plasticity_row(WT[rows[r], i0:i1], rows[r], i0, s_held, D, coef, maskT, use_mask)
+        else:
+            for k in range(s_held.shape[0]):
+                _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef, maskT, use_mask)
+        q = q_end
+
+
+@host_jit(inline="always")
+def _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef, maskT, use_mask):
+    """Stream k's change to the eight rows rows[q:q + 8], columns i0:i1."""
+    j0, j1, j2, j3 = rows[q], rows[q + 1], rows[q + 2], rows[q + 3]
+    j4, j5, j6, j7 = rows[q + 4], rows[q + 5], rows[q + 6], rows[q + 7]
+    c0, c1, c2, c3 = s_held[k, j0], s_held[k, j1], s_held[k, j2], s_held[k, j3]
+    c4, c5, c6, c7 = s_held[k, j4], s_held[k, j5], s_held[k, j6], s_held[k, j7]
+    if c0 == 0 or c1 == 0 or c2 == 0 or c3 == 0 or c4 == 0 or c5 == 0 or c6 == 0 or c7 == 0:
+        for r in range(q, q + ROWS_AT_ONCE):
+            sj = s_held[k, rows[r]]
+            if sj != 0:
+                _add_plasticity_stream(WT[rows[r], i0:i1], rows[r], i0, coef * sj, D[k, i0:i1], maskT, use_mask)
+        return
+    c0, c1, c2, c3 = coef * c0, coef * c1, coef * c2, coef * c3
+    c4, c5, c6, c7 = coef * c4, coef * c5, coef * c6, coef * c7
+    d = D[k, i0:i1]
+    r0, r1, r2, r3 = WT[j0, i0:i1], WT[j1, i0:i1], WT[j2, i0:i1], WT[j3, i0:i1]
+    r4, r5, r6, r7 = WT[j4, i0:i1], WT[j5, i0:i1], WT[j6, i0:i1], WT[j7, i0:i1]
+    if use_mask:
+        m0, m1, m2, m3 = maskT[j0, i0:i1], maskT[j1, i0:i1], maskT[j2, i0:i1], maskT[j3, i0:i1]
+        m4, m5, m6, m7 = maskT[j4, i0:i1], maskT[j5, i0:i1], maskT[j6, i0:i1], maskT[j7, i0:i1]
+        for i in range(d.shape[0]):
+            r0[i] += c0 * d[i] * m0[i]
+            r1[i] += c1 * d[i] * m1[i]
+            r2[i] += c2 * d[i] * m2[i]
+            r3[i] += c3 * d[i] * m3[i]
+            r4[i] += c4 * d[i] * m4[i]
+            r5[i] += c5 * d[i] * m5[i]
+            r6[i] += c6 * d[i] * m6[i]
+            r7[i] += c7 * d[i] * m7[i]
+    else:
+        for i in range(d.shape[0]):
+            r0[i] += c0 * d[i]
+            r1[i] += c1 * d[i]
+            r2[i] += c2 * d[i]
+            r3[i] += c3 * d[i]
+            r4[i] += c4 * d[i]
+            r5[i] += c5 * d[i]
+            r6[i] += c6 * d[i]
+            r7[i] += c7 * d[i]
 
 
 @host_jit()
@@ -131,15 +247,19 @@ def _add_plasticity_row(row, j, i0, s_in, D, coef, maskT, use_mask):
     for k in range(s_in.shape[0]):
         sj = s_in[k, j]
         if sj != 0:
-            c = coef * sj
-            d = D[k, i0:i0 + n]
-            if use_mask:
-                keep = maskT[j, i0:i0 + n]
-                for i in range(n):
-                    row[i] += c * d[i] * keep[i]
-            else:
-                for i in range(n):
-                    row[i] += c * d[i]
+            _add_plasticity_stream(row, j, i0, coef * sj, D[k, i0:i0 + n], maskT, use_mask)
+
+
+@host_jit(inline="always")
+def _add_plasticity_stream(row, j, i0, c, d, maskT, use_mask):
+    """row += c d (c d keep with a sparse mask): one stream's change to one weight row."""
+    if use_mask:
+        keep = maskT[j, i0:i0 + row.shape[0]]
+        for i in range(row.shape[0]):
+            row[i] += c * d[i] * keep[i]
+    else:
+        for i in range(row.shape[0]):
+            row[i] += c * d[i]
 
 
 def _plasticity(WT, maskT, use_mask, s_in, D, coef):
@@ -167,7 +287,7 @@ def _run_steps(inputs, block, opts, layers, st, held, slabs):
         for h in range(L):
             _forward(WT[h], np.float32(scale[h]), b[h], st.s[h], st.A[h], st.V[h], st.P[h], st.s[h + 1], tau,
                      seed, t, h + 1, purpose, rate, slabs, held.due[h], held.s[h], st.D[h], held.coef[h],
-                     layers.maskT[h], layers.use_mask)
+                     layers.maskT[h], layers.use_mask, held.rows[h])
             held.due[h] = False
         if learn:
             _error(labels[i_img], g, st.P[L - 1], st.U[L - 1], st.Mod[L - 1], tau, opts.phi)
@@ -224,16 +344,21 @@ def _variant(fn, suffix: str, namespace: dict):
     return g
 
 
-def _build(parallel: bool):
+def _build(parallel: bool) -> types.SimpleNamespace:
+    """The kernels, compiled serial or parallel: forward, feedback, plasticity, fold, run_steps."""
     suffix = "_parallel" if parallel else "_serial"
     namespace = dict(globals())
     for fn, fast in ((_forward, False), (_feedback, True), (_plasticity, False), (_fold, False)):
         namespace[fn.__name__] = host_jit(parallel=parallel, fastmath=_FAST if fast else False)(
             _variant(fn, suffix, namespace))
-    return host_jit()(_variant(_run_steps, suffix, namespace))
+    return types.SimpleNamespace(run_steps=host_jit()(_variant(_run_steps, suffix, namespace)),
+                                 **{name.lstrip("_"): namespace[name]
+                                    for name in ("_forward", "_feedback", "_plasticity", "_fold")})
 
 
 # a step's kernels on one stream of the Figure 4 network take ~0.1-1 ms: too short to pay for
 # waking a thread pool on a busy machine, so one stream runs the serial build by default
-run_steps_serial = _build(parallel=False)
-run_steps_parallel = _build(parallel=True)
+serial = _build(parallel=False)
+parallel = _build(parallel=True)
+run_steps_serial = serial.run_steps
+run_steps_parallel = parallel.run_steps
