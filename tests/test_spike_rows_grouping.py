@@ -58,3 +58,20 @@ def test_rows_eight_at_a_time_give_the_row_by_row_bits(streams, due, sparse, rat
                     1, 0, rate, slabs, due, s_held, D, coef, maskT, sparse, rows)
     assert np.array_equal(WT.view(np.uint32), want_WT.view(np.uint32))
     assert np.array_equal(A.view(np.uint32), want_A.view(np.uint32))
+
+
+@pytest.mark.parametrize("streams, sparse, slabs", [(1, False, 1), (3, True, 1), (2, False, 2)])
+def test_plasticity_alone_gives_the_row_by_row_bits(streams, sparse, slabs):
+    """The change a block's last step (or a decay fold) makes without a forward pass."""
+    rng = np.random.default_rng(streams + 11 * slabs)
+    n_in, n_out = 70, 37
+    WT = rng.normal(0, 0.3, (n_in, n_out)).astype(F32)
+    s_held = spikes(rng, streams, n_in, False, p=0.8)
+    D = rng.normal(0, 1, (streams, n_out)).astype(F32)
+    mask = rng.random((n_in, n_out)) < 0.7 if sparse else None
+    coef = F32(-0.21)
+    _, want_WT = row_by_row(WT, np.zeros_like(s_held), s_held, D, coef, mask, True)
+    kernels = cpu.parallel if slabs > 1 else cpu.serial
+    kernels.plasticity(WT, mask if sparse else np.zeros((1, 1), dtype=bool), sparse, s_held, D, coef,
+                       np.zeros(n_in, dtype=np.int64), slabs)
+    assert np.array_equal(WT.view(np.uint32), want_WT.view(np.uint32))

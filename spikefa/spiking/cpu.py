@@ -25,8 +25,8 @@ What makes it fast:
 - Every array is allocated before the step loop; the loop runs inside one compiled function for a
   whole block of steps (SpikingNetwork.train runs blocks up to the next step a recorder needs).
 - Every kernel is built twice from one source: serial (one stream on a busy machine: a kernel
-  call is ~0.1-1 ms, too short to pay for waking threads) and parallel (prange: forward over one
-  slab of postsynaptic units per thread, feedback and plasticity over presynaptic rows), chosen
+  call is ~0.1-1 ms, too short to pay for waking threads) and parallel (prange: forward and plasticity
+  over one slab of postsynaptic units per thread, feedback over presynaptic rows), chosen
   per call (backends.CpuBackend.threads_for). Only the feedback dot products may be reassociated.
 The per-unit arithmetic (integration, sampling, error and feedback neurons, plasticity factor,
 votes, decay) is core.py's, compiled for the host in host.py (``K``) and inlined here.
@@ -69,11 +69,9 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
     n_change = _rows_with_input(s_held, changes) if due else 0
     # one slab of postsynaptic units per thread: long rows vectorise best, and each spiking row is
     # read once per slab
-    n_chunks = max(1, slabs)
-    chunk = ((n_out + n_chunks - 1) // n_chunks + 15) // 16 * 16
-    for c in prange(n_chunks):
-        i0 = min(c * chunk, n_out)
-        i1 = min(i0 + chunk, n_out)
+    n_slabs = max(1, slabs)
+    for c in prange(n_slabs):
+        i0, i1 = _slab(c, n_slabs, n_out)
         # loops run over slice views from 0 so that LLVM vectorises them
         for k in range(S):
             A[k, i0:i1] = 0
@@ -94,6 +92,14 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
             for i in range(i0, i1):
                 A[k, i] *= scale
                 K.integrate_and_sample(V, P, s_out, k, i, A[k, i], b[i], tau, seed, t, key, rate)
+
+
+@host_jit(inline="always")
+def _slab(c, n_slabs, n):
+    """Columns i0:i1 of slab c of n_slabs: equal slabs, each a multiple of 16 long but the last."""
+    size = ((n + n_slabs - 1) // n_slabs + 15) // 16 * 16
+    i0 = min(c * size, n)
+    return i0, min(i0 + size, n)
 
 
 @host_jit(inline="always")
@@ -262,9 +268,14 @@ def _add_plasticity_stream(row, j, i0, c, d, maskT, use_mask):
             row[i] += c * d[i]
 
 
-def _plasticity(WT, maskT, use_mask, s_in, D, coef):
-    for j in prange(WT.shape[0]):
-        _add_plasticity_row(WT[j], j, 0, s_in, D, coef, maskT, use_mask)
+def _plasticity(WT, maskT, use_mask, s_in, D, coef, rows, slabs):
+    """WT += coef s_in^T D, each row stream by stream (_change_rows: eight rows at a time), one slab
+    of columns per thread; ``rows`` (n_in,) is scratch for the list of rows to change."""
+    n = _rows_with_input(s_in, rows)
+    n_slabs = max(1, slabs)
+    for c in prange(n_slabs):
+        i0, i1 = _slab(c, n_slabs, WT.shape[1])
+        _change_rows(WT, rows, 0, n, i0, i1, s_in, D, coef, maskT, use_mask)
 
 
 def _run_steps(inputs, block, opts, layers, st, held, slabs):
@@ -313,7 +324,8 @@ def _run_steps(inputs, block, opts, layers, st, held, slabs):
                 scale[h] = K.decayed_scale(scale[h], opts.gamma)
                 coef = K.plasticity_coef(opts.eta, scale[h])
                 if K.must_fold(scale[h]):     # the fold needs the change made: no holding over
-                    _plasticity(WT[h], layers.maskT[h], layers.use_mask, st.s[h], st.D[h], coef)
+                    _plasticity(WT[h], layers.maskT[h], layers.use_mask, st.s[h], st.D[h], coef,
+                                held.rows[h][1], slabs)
                     _fold(WT[h], np.float32(scale[h]))
                     scale[h] = 1.0
                 else:                         # made by the next step's forward pass, or below
@@ -322,7 +334,8 @@ def _run_steps(inputs, block, opts, layers, st, held, slabs):
                     held.due[h] = True
     for h in range(L):                        # the block's last step: nothing stays pending
         if held.due[h]:
-            _plasticity(WT[h], layers.maskT[h], layers.use_mask, held.s[h], st.D[h], held.coef[h])
+            _plasticity(WT[h], layers.maskT[h], layers.use_mask, held.s[h], st.D[h], held.coef[h],
+                        held.rows[h][1], slabs)
             held.due[h] = False
 
 
