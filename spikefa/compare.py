@@ -51,6 +51,8 @@ def copy_weights(src: SpikingNetwork, dst: SpikingNetwork) -> None:
 class _LayerActivity:
     """Observer: per step and layer, the mean and unbiased variance of the spikes over streams."""
 
+    reads_weights = False
+
     def __init__(self, n_layers: int):
         self.layers = range(1, n_layers + 1)
         self.mean = {l: [] for l in self.layers}

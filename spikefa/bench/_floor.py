@@ -72,6 +72,8 @@ def _copy_in_slabs(dst, src, slabs):
 class SpikeCounter:
     """Observer: mean number of units that spiked per layer per step (stream 0)."""
 
+    reads_weights = False
+
     def __init__(self, layers: int):
         self.totals = np.zeros(layers + 1)
         self.both = np.zeros(layers + 1)

@@ -33,6 +33,8 @@ STEP_MEANING = ("one time step of the network; a sample's step is net.step when 
 class Recording:
     """Observer that records declared variables into /recordings of an open HDF5 file."""
 
+    reads_weights = False     # state variables only: training may hold a plasticity change over (loops.py)
+
     def __init__(self, h5, path: str, writers: list, flush_interval_s: float, *, runfile: RunFile | None = None,
                  owns_file: bool = False, log=None):
         self.h5 = h5

@@ -43,11 +43,15 @@ class NumpyBackend(Backend):
         pass
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=READOUT_SPIKES, fresh=False):
+            readout=READOUT_SPIKES, fresh=False, settle=True):
         """``readout``: what the votes add up (codes.READOUT_*: spikes, sigma(V_L), V_L); ``fresh``:
-        V = U = 0 at the first step of each image (reference.run_steps)."""
+        V = U = 0 at the first step of each image (reference.run_steps); ``settle``: the reference
+        makes every change in its step, so it has nothing to hold over."""
         reference.run_steps(self.params, self.weights, state, X, order, labels, counts, seq0, n_steps,
                             steps_per_image, t0, learn, purpose, readout, fresh, self.eta)
+
+    def settle_plasticity(self, state) -> None:
+        """Nothing is ever held over here."""
 
     def nonfinite(self, state) -> tuple[str, int] | None:
         """(variable, layer l = 1..L) of the first NaN/inf in V or U, or None."""
@@ -155,11 +159,11 @@ class CpuBackend(NumpyBackend):
         return cores if streams >= 4 and largest >= 1_000_000 else 1
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=READOUT_SPIKES, fresh=False):
+            readout=READOUT_SPIKES, fresh=False, settle=True):
         import numba
 
         inputs = bundles.Inputs(X, order, labels, counts)
-        block = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh)
+        block = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh, settle)
         if self.kernel_for(state.streams) == "gemm":
             with self._blas_threads():
                 self._gemm_step().run(state, inputs, block, self.options)
@@ -172,6 +176,19 @@ class CpuBackend(NumpyBackend):
             kernel = self.kernels.run_steps_parallel
         kernel(inputs, block, self.options, self.layers(), bundles.streams(state), self._held(state.streams),
                threads)
+
+    def settle_plasticity(self, state) -> None:
+        """Make the change spike-rows held over from a block run with settle=False (cpu.py)."""
+        held = self._pending.get(state.streams)
+        if held is None or not held.due.any():
+            return
+        threads = self.threads_for(state.streams)
+        kernels = self.kernels.serial if threads == 1 else self.kernels.parallel
+        if threads > 1:
+            import numba
+
+            numba.set_num_threads(threads)
+        kernels.settle(self.layers(), bundles.streams(state), held, threads)
 
     def _held(self, streams: int) -> bundles.Pending:
         """Where spike-rows keeps a step's plasticity for the next step's forward pass (cpu.py)."""

@@ -41,6 +41,8 @@ class Block(NamedTuple):
     purpose: int           # codes.PURPOSE_TRAIN or PURPOSE_TEST
     readout: int           # codes.READOUT_*: what the votes add up
     fresh: bool            # V = U = 0 at each image's first step
+    settle: bool           # make every plasticity change before returning (False: cpu.py may hold
+                           # the last step's over to the next block's forward pass)
 
 
 class Options(NamedTuple):
@@ -87,9 +89,9 @@ def pending(sizes, streams: int) -> Pending:
                    np.zeros(L, dtype=bool), tuple(np.zeros((2, n), dtype=np.int64) for n in sizes[:-1]))
 
 
-def block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh) -> Block:
+def block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh, settle=True) -> Block:
     return Block(int(seq0), int(n_steps), int(steps_per_image), int(t0), bool(learn), int(purpose), int(readout),
-                 bool(fresh))
+                 bool(fresh), bool(settle))
 
 
 def options(params: SpikingParams, eta: float) -> Options:

@@ -332,9 +332,16 @@ def _run_steps(inputs, block, opts, layers, st, held, slabs):
                     held.s[h][...] = st.s[h]
                     held.coef[h] = coef
                     held.due[h] = True
-    for h in range(L):                        # the block's last step: nothing stays pending
+    if block.settle:                          # else the next block's forward pass makes the change
+        _settle(layers, st, held, slabs)
+
+
+def _settle(layers, st, held, slabs):
+    """Makes the plasticity ``held`` keeps over: at the end of a block, so that nothing outside it
+    sees a change pending, unless the block was run with settle=False (loops.train_slots)."""
+    for h in range(len(layers.WT)):
         if held.due[h]:
-            _plasticity(WT[h], layers.maskT[h], layers.use_mask, held.s[h], st.D[h], held.coef[h],
+            _plasticity(layers.WT[h], layers.maskT[h], layers.use_mask, held.s[h], st.D[h], held.coef[h],
                         held.rows[h][1], slabs)
             held.due[h] = False
 
@@ -364,7 +371,9 @@ def _build(parallel: bool) -> types.SimpleNamespace:
     for fn, fast in ((_forward, False), (_feedback, True), (_plasticity, False), (_fold, False)):
         namespace[fn.__name__] = host_jit(parallel=parallel, fastmath=_FAST if fast else False)(
             _variant(fn, suffix, namespace))
+    namespace["_settle"] = host_jit()(_variant(_settle, suffix, namespace))
     return types.SimpleNamespace(run_steps=host_jit()(_variant(_run_steps, suffix, namespace)),
+                                 settle=namespace["_settle"],
                                  **{name.lstrip("_"): namespace[name]
                                     for name in ("_forward", "_feedback", "_plasticity", "_fold")})
 

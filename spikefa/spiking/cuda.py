@@ -238,7 +238,8 @@ class CudaBackend(Backend):
 
     # -- stepping ------------------------------------------------------------------------------
     def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=READOUT_SPIKES, fresh=False):
+            readout=READOUT_SPIKES, fresh=False, settle=True):
+        """A block of steps; every change is made within its step here, so ``settle`` has nothing to do."""
         w, o = self.weights, self.options
         blk = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh)
         L, S, N = len(w.WT), st.s[0].shape[0], blk.steps_per_image
@@ -307,6 +308,9 @@ class CudaBackend(Backend):
             if self._flag.copy_to_host()[0]:
                 return h
         return -1
+
+    def settle_plasticity(self, st) -> None:
+        """Nothing is ever held over here."""
 
     def nonfinite(self, st):
         for var, group in (("V", st.V), ("U", st.U)):

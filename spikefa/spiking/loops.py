@@ -40,6 +40,12 @@ class BlockSizer:
             self.slots = max(1, self.slots // 2)
 
 
+def reads_weights(observer) -> bool:
+    """Whether an observer may read the weights in on_step: unless it says ``reads_weights = False``
+    (recorders of state variables do), a training block settles every change before calling it."""
+    return bool(getattr(observer, "reads_weights", True))
+
+
 def train_slots(net, live, images, order, slot_labels, counts, callback=None) -> int:
     """Run the training slots of ``order`` (slots x streams) on ``live``; returns the images misclassified.
 
@@ -54,20 +60,27 @@ def train_slots(net, live, images, order, slot_labels, counts, callback=None) ->
         sizer.start()
         seen = net.images_seen
         q, end = first * N, last * N
-        while q < end:
-            k, who = net._next_observation() if net.observers else (None, ())
-            n = end - q if k is None else min(end - q, k - net.step)
-            net.backend.run(live, images, order, slot_labels, counts, q, n, N, net.step, True, PURPOSE_TRAIN)
-            net.step += n
-            q += n
-            if net.step == k:
-                i = (q - 1) // N
-                net.image_indices[:] = order[i]
-                net.labels[:] = slot_labels[i]
-                net.image_index, net.label = int(order[i, 0]), int(slot_labels[i, 0])
-                net.images_seen = seen + (i - first) * S
-                for obs in who:
-                    obs.on_step(net)
+        try:
+            while q < end:
+                k, who = net._next_observation() if net.observers else (None, ())
+                n = end - q if k is None else min(end - q, k - net.step)
+                # a change held over to the next call's forward pass reads each weight row once for
+                # both (cpu.py): kept when only observers that read no weights run in between
+                settle = q + n >= end or any(reads_weights(obs) for obs in who)
+                net.backend.run(live, images, order, slot_labels, counts, q, n, N, net.step, True, PURPOSE_TRAIN,
+                                settle=settle)
+                net.step += n
+                q += n
+                if net.step == k:
+                    i = (q - 1) // N
+                    net.image_indices[:] = order[i]
+                    net.labels[:] = slot_labels[i]
+                    net.image_index, net.label = int(order[i, 0]), int(slot_labels[i, 0])
+                    net.images_seen = seen + (i - first) * S
+                    for obs in who:
+                        obs.on_step(net)
+        finally:      # an observer that raised (or Ctrl-C) leaves no change unmade
+            net.backend.settle_plasticity(live)
         bad = net.backend.nonfinite(live)
         if bad is not None:
             net._diverged(bad[0], bad[1], net.step)

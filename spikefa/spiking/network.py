@@ -40,6 +40,9 @@ returns the first step (counted as net.step counts, so at least net.step + 1) at
 on_step, or None for never again; training then runs compiled blocks of steps up to the earliest
 step any observer needs and calls only the observers that asked for it. An observer without
 next_step is called after every step (and makes training go one step per compiled call).
+An observer that never reads the weights in on_step says so with ``reads_weights = False`` (the
+recorders do): the cpu backend may then hold a step's plasticity over to the next compiled call,
+as it does within one (cpu.py); for any other observer every change is made before it is called.
 ``net.first_step_of_image(count)`` is the step at which each stream starts its image ``count``
 (the per-stream image count recorder windows use), for observers that place windows in steps.
 """

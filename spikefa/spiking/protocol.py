@@ -61,7 +61,15 @@ class Backend(Protocol):
 
     def run(self, state: Any, X: np.ndarray, order: np.ndarray, labels: np.ndarray, counts: np.ndarray,
             seq0: int, n_steps: int, steps_per_image: int, t0: int, learn: bool, purpose: int,
-            readout: int = READOUT_SPIKES, fresh: bool = False) -> None: ...
+            readout: int = READOUT_SPIKES, fresh: bool = False, settle: bool = True) -> None:
+        """``settle`` False: the block's last plasticity change may be held over to the next
+        training block of the same streams (only observers that read no weights run in between);
+        ``settle_plasticity`` makes it."""
+        ...
+
+    def settle_plasticity(self, state: Any) -> None:
+        """Make any plasticity change a block run with settle=False held over (a no-op when none is)."""
+        ...
 
     def nonfinite(self, state: Any) -> tuple[str, int] | None:
         """(variable, layer l = 1..L) of the first NaN/inf in V or U, or None."""
