@@ -107,7 +107,8 @@ def reference_lines(backends, bandwidth: float, streams) -> list[str]:
         lines.append("  numpy     the numpy reference backend (the specification), same network, images and seed")
     lines.append(f"  floor     bytes one stream's step must move / copy bandwidth {bandwidth / 1e9:.2f} GB/s "
                  "(numpy copying a large array, read + write; a step on several threads: the bandwidth "
-                 "measured on as many)")
+                 "measured on as many; a ratio below 1: part of what a step moves was still in cache "
+                 "from the step before)")
     if any(s > 1 for s in streams):
         lines.append("  BLAS      the gemm kernel's three BLAS products per layer timed alone (same shapes and "
                      "layouts), the floor of a step of many streams")
