@@ -75,7 +75,7 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
         # loops run over slice views from 0 so that LLVM vectorises them
         for k in range(S):
             A[k, i0:i1] = 0
-        changed = 0
+        changed = np.int64(0)   # not a literal 0: one compiled _change_rows for every call site
         for g0 in range(0, n_add, ROWS_AT_ONCE):
             g1 = min(g0 + ROWS_AT_ONCE, n_add)
             # every pending change to a row up to this group's last is made before the group is read
@@ -95,6 +95,15 @@ def _forward(WT, scale, b, s_in, A, V, P, s_out, tau, seed, t, layer, purpose, r
 
 
 @host_jit(inline="always")
+def _copy_into(dst, src):
+    """dst[...] = src for two arrays of one shape, as a loop: numba's broadcasting assignment
+    compiles an error path that took 3.5 s of every first compile."""
+    for k in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[k, j] = src[k, j]
+
+
+@host_jit(inline="always")
 def _slab(c, n_slabs, n):
     """Columns i0:i1 of slab c of n_slabs: equal slabs, each a multiple of 16 long but the last."""
     size = ((n + n_slabs - 1) // n_slabs + 15) // 16 * 16
@@ -105,7 +114,7 @@ def _slab(c, n_slabs, n):
 @host_jit(inline="always")
 def _rows_with_input(s, rows):
     """Fills rows with the presynaptic units j (ascending) that are nonzero in some stream; their count."""
-    n = 0
+    n = np.int64(0)
     for j in range(s.shape[1]):
         for k in range(s.shape[0]):
             if s[k, j] != 0:
@@ -115,7 +124,7 @@ def _rows_with_input(s, rows):
     return n
 
 
-@host_jit(inline="always")
+@host_jit()
 def _add_rows(acc, WT, s_in, k, rows, g0, g1, i0, i1):
     """acc += s_in[k, j] WT[j, i0:i1] for the rows j = rows[g0:g1] where stream k is nonzero, in row
     order. Eight rows that all are go through acc in one pass: each element gets the same float32
@@ -145,10 +154,11 @@ def _add_rows(acc, WT, s_in, k, rows, g0, g1, i0, i1):
                     acc[i] += sj * row[i]
 
 
-@host_jit(inline="always")
+@host_jit()
 def _change_rows(WT, rows, q0, q1, i0, i1, s_held, D, coef, maskT, use_mask):
     """The pending plasticity of rows[q0:q1] on columns i0:i1: _add_plasticity_row's arithmetic,
-    stream by stream, on eight rows at once where stream k spiked in all of them (see _add_rows)."""
+    stream by stream, on eight rows at once where stream k spiked in all of them and the network is
+    dense (see _add_rows)."""
     q = q0
     while q < q1:
         q_end = min(q + ROWS_AT_ONCE, q1)
@@ -161,14 +171,15 @@ def _change_rows(WT, rows, q0, q1, i0, i1, s_held, D, coef, maskT, use_mask):
         q = q_end
 
 
-@host_jit(inline="always")
+@host_jit()
 def _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef, maskT, use_mask):
     """Stream k's change to the eight rows rows[q:q + 8], columns i0:i1."""
     j0, j1, j2, j3 = rows[q], rows[q + 1], rows[q + 2], rows[q + 3]
     j4, j5, j6, j7 = rows[q + 4], rows[q + 5], rows[q + 6], rows[q + 7]
     c0, c1, c2, c3 = s_held[k, j0], s_held[k, j1], s_held[k, j2], s_held[k, j3]
     c4, c5, c6, c7 = s_held[k, j4], s_held[k, j5], s_held[k, j6], s_held[k, j7]
-    if c0 == 0 or c1 == 0 or c2 == 0 or c3 == 0 or c4 == 0 or c5 == 0 or c6 == 0 or c7 == 0:
+    # sparse networks (use_mask) take the row-by-row path: rare enough not to double this kernel
+    if use_mask or c0 == 0 or c1 == 0 or c2 == 0 or c3 == 0 or c4 == 0 or c5 == 0 or c6 == 0 or c7 == 0:
         for r in range(q, q + ROWS_AT_ONCE):
             sj = s_held[k, rows[r]]
             if sj != 0:
@@ -179,28 +190,15 @@ def _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef, maskT, use_mask)
     d = D[k, i0:i1]
     r0, r1, r2, r3 = WT[j0, i0:i1], WT[j1, i0:i1], WT[j2, i0:i1], WT[j3, i0:i1]
     r4, r5, r6, r7 = WT[j4, i0:i1], WT[j5, i0:i1], WT[j6, i0:i1], WT[j7, i0:i1]
-    if use_mask:
-        m0, m1, m2, m3 = maskT[j0, i0:i1], maskT[j1, i0:i1], maskT[j2, i0:i1], maskT[j3, i0:i1]
-        m4, m5, m6, m7 = maskT[j4, i0:i1], maskT[j5, i0:i1], maskT[j6, i0:i1], maskT[j7, i0:i1]
-        for i in range(d.shape[0]):
-            r0[i] += c0 * d[i] * m0[i]
-            r1[i] += c1 * d[i] * m1[i]
-            r2[i] += c2 * d[i] * m2[i]
-            r3[i] += c3 * d[i] * m3[i]
-            r4[i] += c4 * d[i] * m4[i]
-            r5[i] += c5 * d[i] * m5[i]
-            r6[i] += c6 * d[i] * m6[i]
-            r7[i] += c7 * d[i] * m7[i]
-    else:
-        for i in range(d.shape[0]):
-            r0[i] += c0 * d[i]
-            r1[i] += c1 * d[i]
-            r2[i] += c2 * d[i]
-            r3[i] += c3 * d[i]
-            r4[i] += c4 * d[i]
-            r5[i] += c5 * d[i]
-            r6[i] += c6 * d[i]
-            r7[i] += c7 * d[i]
+    for i in range(d.shape[0]):
+        r0[i] += c0 * d[i]
+        r1[i] += c1 * d[i]
+        r2[i] += c2 * d[i]
+        r3[i] += c3 * d[i]
+        r4[i] += c4 * d[i]
+        r5[i] += c5 * d[i]
+        r6[i] += c6 * d[i]
+        r7[i] += c7 * d[i]
 
 
 @host_jit()
@@ -275,7 +273,7 @@ def _plasticity(WT, maskT, use_mask, s_in, D, coef, rows, slabs):
     n_slabs = max(1, slabs)
     for c in prange(n_slabs):
         i0, i1 = _slab(c, n_slabs, WT.shape[1])
-        _change_rows(WT, rows, 0, n, i0, i1, s_in, D, coef, maskT, use_mask)
+        _change_rows(WT, rows, np.int64(0), n, i0, i1, s_in, D, coef, maskT, use_mask)
 
 
 def _run_steps(inputs, block, opts, layers, st, held, slabs):
@@ -329,7 +327,7 @@ def _run_steps(inputs, block, opts, layers, st, held, slabs):
                     _fold(WT[h], np.float32(scale[h]))
                     scale[h] = 1.0
                 else:                         # made by the next step's forward pass, or below
-                    held.s[h][...] = st.s[h]
+                    _copy_into(held.s[h], st.s[h])
                     held.coef[h] = coef
                     held.due[h] = True
     if block.settle:                          # else the next block's forward pass makes the change
