@@ -12,6 +12,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from record_fakenet import FakeNet  # noqa: E402
 
+from spikefa import stop  # noqa: E402
 from spikefa.config import Model  # noqa: E402
 from spikefa.record import Recorder, build_recorders  # noqa: E402
 from spikefa.runfile import RunFile  # noqa: E402
@@ -35,11 +36,15 @@ def main(path, flush_s):
     rec.flush = flush_and_say
     print("started", flush=True)
     try:
-        while True:
-            net.run(1)
-            if net.step % 50 == 0:
-                out.append("fa/test_error", 1.0 / net.step)
-            time.sleep(0.001)
+        # as the runner does: a first Ctrl-C is only recorded and stops the loop at its next check,
+        # since one raised inside an HDF5 call (the flushes here come every 50 ms) can be swallowed
+        with stop.handling_signals(), stop.polling():
+            while True:
+                net.run(1)
+                if net.step % 50 == 0:
+                    out.append("fa/test_error", 1.0 / net.step)
+                stop.check()
+                time.sleep(0.001)
     except KeyboardInterrupt:
         out.set_status("interrupted", "stopped by Ctrl-C")
         out.close()

@@ -105,3 +105,19 @@ def test_resume_may_change_how_the_network_is_computed(tmp_path):
     assert rows[0]["images"] == 96
     net, _ = load_checkpoint(str(tmp_path / "b.ckpt.h5"))
     assert net.params.cpu_kernel == "gemm" and net.weights.WT[0].flags.f_contiguous
+
+
+@pytest.mark.parametrize("images", [240, 250])
+def test_resuming_a_finished_run_writes_its_curve_once(tmp_path, images):
+    """A stop that comes as a run finishes leaves a checkpoint after the final evaluation: resuming it
+    gives the same curve, with the final row once, whether the final evaluation was a scheduled one
+    (240, a multiple of eval_every = 80) or only the end's (250)."""
+    model = load_model(text=MODEL, overrides=[f"train.images={images}"])
+    full_path, full_rows = run_model(model, str(tmp_path / "full.h5"), show_progress=False, echo=False)
+    again_path, again_rows = run_model(model, str(tmp_path / "again.h5"), show_progress=False, echo=False,
+                                       resume=str(tmp_path / "full.ckpt.h5"))
+    with h5py.File(full_path) as a, h5py.File(again_path) as b:
+        for name in ("examples_seen", "test_error", "train_error"):
+            np.testing.assert_array_equal(a[f"metrics/fa/{name}"][()], b[f"metrics/fa/{name}"][()])
+        assert a["metrics/fa/examples_seen"][-1] == images
+    assert again_rows[0]["test_error"] == full_rows[0]["test_error"]

@@ -283,6 +283,10 @@ def run(params: dict, out, ctx) -> list[dict]:
         window_errors, window_images = extra.get("window_errors", 0), extra.get("window_images", 0)
         # a checkpoint written when an evaluation was interrupted has it still to do
         next_eval = extra.get("next_eval", next_eval)
+        # one written after the final evaluation (a stop that came as the run finished) repeats it only
+        # when that evaluation is not already the last row of the curve (a scheduled one is)
+        final_done = (not extra.get("final_pending", True) and bool(history)
+                      and history[-1]["examples_seen"] == net.images_seen)
     final = history[-1] if history else None
     last_train_error = float("nan")
     started, images_at_start = time.perf_counter(), net.images_seen
@@ -441,7 +445,8 @@ class _CheckpointRule:
 
 def _check_work_left(path: str, net: SpikingNetwork, extra: dict, total: int, quick: bool) -> None:
     """A checkpoint past train.images cannot be resumed to it: say so rather than finish with no result.
-    (One at train.images only repeats the final evaluation: a run killed as it finished.)"""
+    (One at train.images, of a run stopped as it finished, writes the same curve and summary again,
+    repeating the final evaluation only when it was not a scheduled one.)"""
     if net.images_seen <= total:
         return
     why = (" (--quick scales train.images down: resume without --quick)" if quick else "")
