@@ -121,3 +121,6 @@ def test_resuming_a_finished_run_writes_its_curve_once(tmp_path, images):
             np.testing.assert_array_equal(a[f"metrics/fa/{name}"][()], b[f"metrics/fa/{name}"][()])
         assert a["metrics/fa/examples_seen"][-1] == images
     assert again_rows[0]["test_error"] == full_rows[0]["test_error"]
+    full, _ = load_checkpoint(str(tmp_path / "full.ckpt.h5"))
+    again, _ = load_checkpoint(str(tmp_path / "again.ckpt.h5"))     # its own checkpoint, the same network
+    assert_same(full, again)

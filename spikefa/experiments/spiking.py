@@ -354,8 +354,10 @@ def run(params: dict, out, ctx) -> list[dict]:
                         next_eval = (net.images_seen // every + 1) * every
                     final_done = ending
                     checkpoint()
-                elif net.images_seen > images_at_start:
-                    checkpoint()        # a checkpoint_every boundary
+                elif net.images_seen > images_at_start or (ending and not checkpoints.written):
+                    # a checkpoint_every boundary; or a resumed run that finds everything done leaves
+                    # its own checkpoint beside its run file, as the run it continues did
+                    checkpoint()
                 if ending:
                     break
                 boundaries = [total, next_eval] + [m for m in fixed if m > net.images_seen][:1]
