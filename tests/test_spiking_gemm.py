@@ -119,3 +119,20 @@ def test_a_nan_in_the_streams_last_state_is_found():
     live.U[1][5, 7] = 0
     live.V[0][7, 499] = np.nan
     assert net.backend.nonfinite(live) == ("V", 1)
+
+
+@pytest.mark.parametrize("streams, units", [(3, 13), (16, 40), (32, 37)])
+def test_factor_and_bias_eight_units_at_a_time_gives_host_bits(streams, units):
+    """gemm's blocked bias step sums each unit's streams in order, as host.bias_and_factor does."""
+    from spikefa.spiking import gemm, host
+
+    rng = np.random.default_rng(streams)
+    Mod, P = (np.asfortranarray(rng.normal(0, 1, (streams, units)).astype(np.float32)) for _ in range(2))
+    D_host, D_gemm = (np.zeros((streams, units), np.float32, order="F") for _ in range(2))
+    b_host = rng.normal(0, 1, units).astype(np.float32)
+    b_gemm = b_host.copy()
+    eta, gamma = np.float32(0.3), np.float32(1e-3)
+    host.bias_and_factor(b_host, Mod, P, D_host, eta, gamma)
+    gemm._factor_and_bias_t(b_gemm, Mod.T, P.T, D_gemm.T, eta, gamma)
+    assert np.array_equal(b_host.view(np.uint32), b_gemm.view(np.uint32))
+    assert np.array_equal(D_host.view(np.uint32), D_gemm.view(np.uint32))
