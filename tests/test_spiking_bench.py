@@ -63,6 +63,23 @@ def test_gemm_floor_times_the_products_alone():
     assert 0 < bench.gemm_floor_seconds(bench.QUICK, 8, repeat=2) < 1
 
 
+def test_the_products_are_timed_between_the_steps_timed_calls_for_as_many_steps():
+    """The S-stream step and its BLAS products alone alternate, each sample as long as one call."""
+    from spikefa.spiking import SpikingParams
+
+    X, y, _ = bench.images_for_bench(32)
+    N = SpikingParams(sizes=bench.QUICK, units_per_class=10).steps_per_image
+    timer, calls = bench.GemmProducts(bench.QUICK, 8), []
+
+    def between(info, steps):
+        calls.append(steps)
+        timer.time(steps)
+
+    m = bench.measure("cpu", bench.QUICK, X, y, streams=8, images=16, units_per_class=10, between=between)
+    assert calls == [2 * N] * bench.REPEATS and m["products"]
+    assert 0 < timer.best < m["ms_per_step"] / 1e3 * 10
+
+
 def test_the_streams_ceiling_counts_the_products_arithmetic():
     from spikefa.bench import _floor
     from spikefa.spiking import gemm

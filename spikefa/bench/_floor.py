@@ -12,7 +12,8 @@ spiked in both steps is read once for both: forward and plasticity together move
 one before (``SpikeCounter.shared``). The floor is those bytes over the copy bandwidth measured on
 as many threads as the step runs on (``copy_bandwidth``). A step of many streams on the cpu
 backend's gemm kernel is bound by arithmetic: its floor is the time of its BLAS products alone
-(``gemm_floor_seconds``: the products ``CpuBackend.describe`` lists, on operands of their shapes).
+(``GemmProducts``: the products ``CpuBackend.describe`` lists, on operands of their shapes, timed
+between the step's own timed calls for as many steps as a call runs).
 
 That floor also caps what many streams can buy: S streams take S times one stream's work in at
 least the products' time, so no step of S streams beats S x (one stream's ms) / (the products' ms)
@@ -117,28 +118,44 @@ def step_floor_bytes(sizes, active, feedback: str = "fa", feedback_bytes: int = 
     return total
 
 
-def gemm_floor_seconds(sizes, streams: int, repeat: int = 5, products=None) -> float:
-    """Seconds of the BLAS products of one learning step of the gemm kernel, alone: ``products``
-    (a backend's ``describe(streams).products``), by default those of a network of ``sizes`` with
-    feedback fa and its weights stored for gemm, each on operands of its shapes and layouts."""
-    from ..spiking import gemm
+class GemmProducts:
+    """The BLAS products of one learning step of the gemm kernel, alone: ``products`` (a backend's
+    ``describe(streams).products``), by default those of a network of ``sizes`` with feedback fa and
+    its weights stored for gemm, each on operands of its shapes and layouts. ``time(steps)`` times
+    ``steps`` steps' worth of them at once and keeps the best seconds per step: timed between the
+    calls of the step it is compared with, for as long as one call, so that a machine whose speed
+    drifts slows both alike."""
 
-    if products is None:
-        products = gemm.step_products(sizes, streams, "fa", fortran=True)
-    rng = np.random.default_rng(0)
-    operands = [gemm.product_operands(p, rng) for p in products]
+    def __init__(self, sizes, streams: int, products=None):
+        from ..spiking import gemm
 
-    def run_all():
-        for p, (a, b, c) in zip(products, operands):
-            gemm.run_product(p, a, b, c, alpha=1e-3)
+        if products is None:
+            products = gemm.step_products(sizes, streams, "fa", fortran=True)
+        rng = np.random.default_rng(0)
+        self._gemm, self.products = gemm, tuple(products)
+        self._operands = [gemm.product_operands(p, rng) for p in self.products]
+        self.best = float("inf")
+        self._run_all()                  # warm: first-touch of the operands, BLAS's threads
 
-    run_all()
-    best = float("inf")
-    for _ in range(repeat):
+    def _run_all(self):
+        for p, (a, b, c) in zip(self.products, self._operands):
+            self._gemm.run_product(p, a, b, c, alpha=1e-3)
+
+    def time(self, steps: int = 1) -> float:
         t0 = time.perf_counter()
-        run_all()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        for _ in range(max(1, steps)):
+            self._run_all()
+        self.best = min(self.best, (time.perf_counter() - t0) / max(1, steps))
+        return self.best
+
+
+def gemm_floor_seconds(sizes, streams: int, repeat: int = 5, products=None) -> float:
+    """Seconds of the BLAS products of one learning step of the gemm kernel alone, the best of
+    ``repeat`` (GemmProducts)."""
+    timer = GemmProducts(sizes, streams, products)
+    for _ in range(repeat):
+        timer.time()
+    return timer.best
 
 
 def product_flops(products) -> float:

@@ -28,8 +28,8 @@ import numpy as np
 from ..errors import DataError
 from ..progress import format_table
 from . import _torch
-from ._floor import (SpikeCounter, copy_bandwidth, gemm_floor_seconds, product_flops, sgemm_peak_flops,
-                     step_floor_bytes, streams_ceiling)
+from ._floor import (GemmProducts, SpikeCounter, copy_bandwidth, gemm_floor_seconds,  # noqa: F401
+                     product_flops, sgemm_peak_flops, step_floor_bytes, streams_ceiling)
 from ._machine import CpuUse, cpu_model, cpu_use_lines, machine_lines, under_load, usable_cores  # noqa: F401
 
 FIG4 = (784, 1500, 1500, 1500, 1000)
@@ -63,10 +63,11 @@ REPEATS = 3                        # each step time is the best of this many tim
 
 
 def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_per_class: int,
-            feedback_dtype: str = "float32", threads: int = 0, repeats: int = REPEATS) -> dict:
+            feedback_dtype: str = "float32", threads: int = 0, repeats: int = REPEATS, between=None) -> dict:
     """ms per step (the best of ``repeats`` calls of ``images`` images each, like the floors it is
     compared with: the least disturbed by other work) and first-call time of one backend on
-    ``streams`` streams."""
+    ``streams`` streams. ``between(info, steps)``, when given, runs after each timed call (untimed):
+    what the step is compared with, timed alternately with it (the gemm kernel's products)."""
     from ..spiking import SpikingNetwork, SpikingParams
 
     net = SpikingNetwork(SpikingParams(sizes=sizes, units_per_class=units_per_class, backend=backend,
@@ -77,11 +78,13 @@ def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_p
     first = time.perf_counter() - t0
     info = net.backend.describe(streams)
     elapsed = float("inf")
+    steps = -(-images // streams) * N
     for _ in range(max(1, repeats)):
         t0 = time.perf_counter()
         net.train(X, y, images)
         elapsed = min(elapsed, time.perf_counter() - t0)
-    steps = -(-images // streams) * N
+        if between is not None:
+            between(info, steps)
     ms = 1e3 * elapsed / steps
     return {"net": net, "ms_per_step": ms, "first_call_s": first, "compile_s": max(0.0, first - N * ms / 1e3),
             "first_kind": info.first_call, "image_steps_per_s": streams * steps / elapsed,
@@ -111,7 +114,8 @@ def reference_lines(backends, bandwidth: float, streams) -> list[str]:
                  "from the step before)")
     if any(s > 1 for s in streams):
         lines.append("  BLAS      the gemm kernel's three BLAS products per layer timed alone (same shapes and "
-                     "layouts), the floor of a step of many streams")
+                     "layouts), the floor of a step of many streams; timed between the step's timed calls, "
+                     "for as many steps as one call runs, so that both see the machine at the same speed")
     lines.append("  S = 1     each S's image-steps/s over the same backend's with one stream")
     if _torch.available():
         lines.append(f"  PyTorch   the same learning step in plain PyTorch {_torch.version()} on the CPU "
@@ -251,12 +255,18 @@ def main(args) -> int:
         if backend not in ("cpu", "cuda"):
             continue
         for S in streams:
+            products = {}
+
+            def time_products(info, steps, S=S, products=products):
+                if info.products:           # the BLAS products of the kernel S streams runs (gemm)
+                    products.setdefault("timer", GemmProducts(sizes, S, info.products)).time(steps)
+
             m = r if S == 1 else measure(backend, sizes, X, y, streams=S, images=_stream_images(S, quick),
-                                         units_per_class=upc)
+                                         units_per_class=upc, between=time_products)
             results[f"{backend}_S{S}"] = m
             blas_ms, blas_ratio = "", ""
-            if S > 1 and m["products"]:     # the BLAS products of the kernel S streams ran (gemm)
-                blas_ms = 1e3 * gemm_floor_seconds(sizes, S, products=m["products"])
+            if "timer" in products:
+                blas_ms = 1e3 * products["timer"].best
                 blas_ratio = m["ms_per_step"] / blas_ms
                 m["blas_ms"] = blas_ms
             stream_rows.append({"backend": backend, "S": S, "kernel/threads": m["threads"] or "-",
