@@ -160,35 +160,34 @@ class CpuBackend(NumpyBackend):
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
             readout=READOUT_SPIKES, fresh=False, settle=True):
-        import numba
-
         inputs = bundles.Inputs(X, order, labels, counts)
         block = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh, settle)
         if self.kernel_for(state.streams) == "gemm":
             with self._blas_threads():
                 self._gemm_step().run(state, inputs, block, self.options)
             return
-        threads = self.threads_for(state.streams)
-        if threads == 1:
-            kernel = self.kernels.run_steps_serial
-        else:
-            numba.set_num_threads(threads)
-            kernel = self.kernels.run_steps_parallel
-        kernel(inputs, block, self.options, self.layers(), bundles.streams(state), self._held(state.streams),
-               threads)
+        kernels, threads = self._spike_rows(state.streams)
+        kernels.run_steps(inputs, block, self.options, self.layers(), bundles.streams(state),
+                          self._held(state.streams), threads)
 
     def settle_plasticity(self, state) -> None:
         """Make the change spike-rows held over from a block run with settle=False (cpu.py)."""
         held = self._pending.get(state.streams)
         if held is None or not held.due.any():
             return
-        threads = self.threads_for(state.streams)
-        kernels = self.kernels.serial if threads == 1 else self.kernels.parallel
-        if threads > 1:
-            import numba
-
-            numba.set_num_threads(threads)
+        kernels, threads = self._spike_rows(state.streams)
         kernels.settle(self.layers(), bundles.streams(state), held, threads)
+
+    def _spike_rows(self, streams: int):
+        """spike-rows' build for ``streams`` streams (cpu.serial or cpu.parallel, Numba's threads set
+        for it) and its thread count."""
+        import numba
+
+        threads = self.threads_for(streams)
+        if threads == 1:
+            return self.kernels.serial, 1
+        numba.set_num_threads(threads)
+        return self.kernels.parallel, threads
 
     def _held(self, streams: int) -> bundles.Pending:
         """Where spike-rows keeps a step's plasticity for the next step's forward pass (cpu.py)."""

@@ -157,33 +157,34 @@ def _add_rows(acc, WT, s_in, k, rows, g0, g1, i0, i1):
 @host_jit()
 def _change_rows(WT, rows, q0, q1, i0, i1, s_held, D, coef, maskT, use_mask):
     """The pending plasticity of rows[q0:q1] on columns i0:i1: _add_plasticity_row's arithmetic,
-    stream by stream, on eight rows at once where stream k spiked in all of them and the network is
-    dense (see _add_rows)."""
+    stream by stream, on eight rows at once where stream k spiked in all of them (see _add_rows).
+    Sparse networks (use_mask) go row by row: rare enough not to double the eight-row kernel."""
     q = q0
     while q < q1:
         q_end = min(q + ROWS_AT_ONCE, q1)
-        if q_end - q < ROWS_AT_ONCE:
+        if use_mask or q_end - q < ROWS_AT_ONCE:
             for r in range(q, q_end):
                 _add_plasticity_row(WT[rows[r], i0:i1], rows[r], i0, s_held, D, coef, maskT, use_mask)
         else:
             for k in range(s_held.shape[0]):
-                _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef, maskT, use_mask)
+                _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef)
         q = q_end
 
 
 @host_jit()
-def _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef, maskT, use_mask):
-    """Stream k's change to the eight rows rows[q:q + 8], columns i0:i1."""
+def _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef):
+    """Stream k's change to the eight rows rows[q:q + 8] of a dense network, columns i0:i1."""
     j0, j1, j2, j3 = rows[q], rows[q + 1], rows[q + 2], rows[q + 3]
     j4, j5, j6, j7 = rows[q + 4], rows[q + 5], rows[q + 6], rows[q + 7]
     c0, c1, c2, c3 = s_held[k, j0], s_held[k, j1], s_held[k, j2], s_held[k, j3]
     c4, c5, c6, c7 = s_held[k, j4], s_held[k, j5], s_held[k, j6], s_held[k, j7]
-    # sparse networks (use_mask) take the row-by-row path: rare enough not to double this kernel
-    if use_mask or c0 == 0 or c1 == 0 or c2 == 0 or c3 == 0 or c4 == 0 or c5 == 0 or c6 == 0 or c7 == 0:
+    if c0 == 0 or c1 == 0 or c2 == 0 or c3 == 0 or c4 == 0 or c5 == 0 or c6 == 0 or c7 == 0:
         for r in range(q, q + ROWS_AT_ONCE):
             sj = s_held[k, rows[r]]
-            if sj != 0:
-                _add_plasticity_stream(WT[rows[r], i0:i1], rows[r], i0, coef * sj, D[k, i0:i1], maskT, use_mask)
+            if sj != 0:           # _add_plasticity_stream's dense arithmetic
+                row, c, d = WT[rows[r], i0:i1], coef * sj, D[k, i0:i1]
+                for i in range(row.shape[0]):
+                    row[i] += c * d[i]
         return
     c0, c1, c2, c3 = coef * c0, coef * c1, coef * c2, coef * c3
     c4, c5, c6, c7 = coef * c4, coef * c5, coef * c6, coef * c7
