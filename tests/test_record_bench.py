@@ -13,3 +13,13 @@ def test_bench_recording_measures_every_configuration():
                                                   "fig4 windows"]
     assert rows[0]["ratio"] == 1 and all(r["ms/step"] > 0 and r["ratio"] > 0 for r in rows)
     assert {r["configuration"] for r in rows if "met" in r} == {"50 units", "all spikes", "fig4 outside"}
+
+
+def test_recording_outside_its_windows_runs_the_bare_steps_compiled_calls():
+    """The deterministic half of the fig4-outside target: the same compiled calls as no recording."""
+    rows = {r["configuration"]: r for r in recording.measure(sizes=(784, 60, 100), images_per_round=4, rounds=2,
+                                                             log=lambda msg: None)}
+    assert rows["fig4 outside"]["calls"] == rows["bare"]["calls"]
+    # an observer called every step is the contrast: one compiled call per step
+    from spikefa.spiking.params import SpikingParams
+    assert rows["observer"]["calls"] == str(4 * SpikingParams(sizes=(784, 60, 100), units_per_class=10).steps_per_image)
