@@ -136,3 +136,17 @@ def test_factor_and_bias_eight_units_at_a_time_gives_host_bits(streams, units):
     gemm._factor_and_bias_t(b_gemm, Mod.T, P.T, D_gemm.T, eta, gamma)
     assert np.array_equal(b_host.view(np.uint32), b_gemm.view(np.uint32))
     assert np.array_equal(D_host.view(np.uint32), D_gemm.view(np.uint32))
+
+
+@pytest.mark.parametrize("streams, units, per_class", [(3, 10, 1), (9, 20, 2), (32, 1000, 100), (13, 40, 4)])
+def test_votes_eight_streams_at_a_time_give_host_bits(streams, units, per_class):
+    """gemm's streams-last vote count sums each stream's class units in order, as host.count_votes does."""
+    from spikefa.spiking import gemm, host
+
+    rng = np.random.default_rng(units)
+    out = np.asfortranarray(rng.random((streams, units)).astype(np.float32) * (rng.random((streams, units)) < 0.4))
+    counts_host = rng.random((streams, units // per_class)).astype(np.float32)
+    counts_gemm = counts_host.copy()
+    host.count_votes(out, counts_host, per_class)
+    gemm._count_votes_t(out.T, counts_gemm, per_class)
+    assert np.array_equal(counts_host.view(np.uint32), counts_gemm.view(np.uint32))

@@ -60,6 +60,9 @@ def images_for_bench(n: int):
 
 
 REPEATS = 3                        # each step time is the best of this many timed calls, as the floors are
+# ... and of this many with S > 1, each alternating with its BLAS products: a ratio of two bests whose
+# quotient is a target near 1 wants more samples on a machine whose speed drifts
+STREAM_REPEATS = 5
 
 
 def measure(backend: str, sizes, X, y, *, streams: int = 1, images: int, units_per_class: int,
@@ -262,7 +265,7 @@ def main(args) -> int:
                     products.setdefault("timer", GemmProducts(sizes, S, info.products)).time(steps)
 
             m = r if S == 1 else measure(backend, sizes, X, y, streams=S, images=_stream_images(S, quick),
-                                         units_per_class=upc, between=time_products)
+                                         units_per_class=upc, between=time_products, repeats=STREAM_REPEATS)
             results[f"{backend}_S{S}"] = m
             blas_ms, blas_ratio = "", ""
             if "timer" in products:
