@@ -69,6 +69,20 @@ def test_named_windows_need_the_run_length():
         resolve_recorders([Recorder(windows=["early"])], SIZES)
 
 
+def test_named_windows_share_a_run_shorter_than_they_are_end_to_end():
+    """Three 20-image windows in a run of 8 images per stream (Figure 4's recorders in a short run)
+    get 2 images each, disjoint, rather than refusing the run."""
+    names = ["early", "middle", "late"]
+    rec = resolve_recorders([Recorder(windows=names, window_images=20)], SIZES, total_images=8)[0]
+    assert rec.windows.tolist() == [[0, 2], [3, 5], [6, 8]] and rec.window_names == names
+    for total in (3, 9, 59, 60, 61, 1000):      # always disjoint, inside the run, as long as fits
+        w = resolve_recorders([Recorder(windows=names, window_images=20)], SIZES, total_images=total)[0].windows
+        assert w[0, 0] == 0 and w[-1, 1] == total and all(w[i, 1] <= w[i + 1, 0] for i in range(2))
+        assert set(w[:, 1] - w[:, 0]) == {min(20, total // 3)}
+    with pytest.raises(ConfigError, match="3 named windows need at least 3 images per stream"):
+        resolve_recorders([Recorder(windows=names)], SIZES, total_images=2)
+
+
 def test_unknown_key_in_a_recorder_table_names_it():
     with pytest.raises(ConfigError, match=r"record.recorders\[0\].unit'"):
         parse_record_params({"recorders": [{"unit": 5}]}, "fig4.toml")

@@ -41,7 +41,9 @@ RECORDER_SCHEMA = {
                              "keep the same steps)", min=1),
     "windows": Field([], "any", "image windows: [[first, stop], ...] in images presented to each stream, "
                                 "or names 'early', 'middle', 'late'; empty: the whole run"),
-    "window_images": Field(100, "int", "length in images (of each stream) of each named window", min=1),
+    "window_images": Field(100, "int", "length in images (of each stream) of each named window (in a "
+                                       "run shorter than the named windows end to end, its images "
+                                       "shared out among them)", min=1),
     "spike_format": Field("bits", "str", "spikes as packed bits (one bit per unit-step) or as "
                                          "event lists (sparse firing)", choices=SPIKE_FORMATS),
     "stream": Field(0, "int", "which parallel input stream to record", min=0),
@@ -160,7 +162,9 @@ def resolve_recorders(recorders: list[Recorder], layer_sizes: list[int], *, n_st
                       total_images: int | None = None, source: str = "<record>") -> list[ResolvedRecorder]:
     """Check declarations against a network with ``layer_sizes`` (input first) -> concrete recorders.
 
-    ``total_images`` (images the run will present) places the named windows early/middle/late.
+    ``total_images`` (images the run will present to each stream) places the named windows
+    early/middle/late; each is ``window_images`` long, or ``total_images`` // (named windows) when the
+    run is shorter than the named windows end to end.
     """
     n_layers = len(layer_sizes) - 1
     out, names = [], set()
@@ -237,12 +241,18 @@ def resolve_recorders(recorders: list[Recorder], layer_sizes: list[int], *, n_st
                 units[layer] = np.sort(gen.choice(n, size=k, replace=False)).astype(np.int64)
 
         windows, window_names = [], []
+        named = sum(isinstance(w, str) for w in rec.windows)
         for w in rec.windows:
             if isinstance(w, str):
                 if total_images is None:
                     bad("windows", w, "named windows need the run's length in images; give [first, stop] "
                                       "image counts instead")
-                length = min(rec.window_images, total_images)
+                if total_images < named:
+                    bad("windows", rec.windows, f"{named} named windows need at least {named} images per "
+                                                f"stream, and this run presents {total_images}; present more "
+                                                f"images or name fewer windows")
+                # a run shorter than its named windows end to end shares itself out among them
+                length = min(rec.window_images, total_images // named)
                 first = int(round(NAMED_WINDOWS[w] * (total_images - length)))
                 windows.append((first, first + length))
                 window_names.append(w)
