@@ -68,6 +68,10 @@ def image_start(net):
 def state_reader(net, var: str, layer: int, stream: int):
     """A function returning the live array of (var, layer) for ``stream`` (1-D when the network
     selects the stream itself, else with the streams on the first axis); and whether it has a stream axis."""
+    fast = getattr(net, "layer_state_reader", None)
+    if callable(fast):          # checked once, then a plain lookup at every recorded step
+        read = fast(var, layer, stream=stream)
+        return read, read(), False
     try:
         probe = net.layer_state(var, layer, stream=stream)
     except TypeError:           # a network whose layer_state takes no stream

@@ -149,7 +149,22 @@ class SpikingNetwork:
 
     def layer_state(self, var: str, layer: int | None = None, stream: int | None = 0):
         """The live array of ``var`` for ``layer`` (paper numbering) and ``stream`` (None: all)."""
-        st, L = self._live, self.params.n_layers
+        group, index = self._state_location(var, layer)
+        arr = getattr(self._live, group)[index]
+        return arr if stream is None else arr[stream]
+
+    def layer_state_reader(self, var: str, layer: int | None = None, stream: int | None = 0):
+        """A function of no arguments returning ``layer_state(var, layer, stream)`` now (the live
+        arrays change between train and test calls), checked once: what recorders call at every
+        recorded step."""
+        group, index = self._state_location(var, layer)
+        if stream is None:
+            return lambda: getattr(self._live, group)[index]
+        return lambda: getattr(self._live, group)[index][stream]
+
+    def _state_location(self, var: str, layer: int | None) -> tuple[str, int]:
+        """The StreamState group holding ``var`` and the index of ``layer`` in it."""
+        L = self.params.n_layers
         if var == "error":
             layer = L if layer is None else layer
             if layer != L:
@@ -159,9 +174,8 @@ class SpikingNetwork:
         lo = 0 if var == "spikes" else 1
         if layer is None or not lo <= layer <= L:
             raise ValueError(f"layer {layer} has no {var!r}; layers {lo}..{L} do")
-        group = {"spikes": st.s, "V": st.V, "U": st.U, "mod": st.Mod, "error": st.U}[var]
-        arr = group[layer] if var == "spikes" else group[layer - 1]
-        return arr if stream is None else arr[stream]
+        group = {"spikes": "s", "V": "V", "U": "U", "mod": "Mod", "error": "U"}[var]
+        return group, (layer if var == "spikes" else layer - 1)
 
     def add_observer(self, observer) -> None:
         if not callable(getattr(observer, "on_step", None)):
