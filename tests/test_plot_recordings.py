@@ -20,13 +20,14 @@ IMAGES = 60
 TRACE_UNITS = [2, 5]
 
 
-def _record(path, mode="spiking", windows=("early", "middle", "late")):
+def _record(path, mode="spiking", windows=("early", "middle", "late"), first_step=0):
     gen = np.random.default_rng(0)
     labels = gen.integers(0, 10, 30)
     images = np.clip(gen.random((30, SIZES[0]), dtype=np.float32) * 0.5 + (labels[:, None] % 4 == np.arange(16) % 4) * 0.5,
                      0, 1).astype(np.float32)
     net = SpikingNetwork(SpikingParams(sizes=SIZES, units_per_class=4, backend="numpy", mode=mode, steps_per_image=3,
                                        seed=2, eta=0.05))
+    net.step = first_step           # a recording late in a long run: six-digit step numbers
     # as a Figure 4 run declares them: 50 random units per hidden layer, every output unit, the input
     recorders = [Recorder(name="hidden", layers="hidden", units=50, windows=list(windows), window_images=10),
                  Recorder(name="output", layers="output", windows=list(windows), window_images=10),
@@ -125,6 +126,25 @@ def test_digits_keep_their_shape_and_step_numbers_are_plain(tmp_path, windows):
     assert abs(px1 - px0) <= 1.1 * abs(py1 - py0)
     bottom = fig.axes[-1]
     assert not bottom.xaxis.get_major_formatter().get_offset()
+
+
+def test_step_labels_never_touch_late_in_a_long_run(tmp_path):
+    """Late windows of a long run sit at six-digit steps: each axis's tick labels stay apart."""
+    path = _record(tmp_path / "late.h5", first_step=1_234_000)
+    for fig in (raster.build(path, images=8), traces.build(path, images=8)):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer() if hasattr(fig.canvas, "get_renderer") else fig._get_renderer()
+        labelled = 0
+        for ax in (ax for ax in fig.axes if ax.axison):     # the digit strips draw no axes
+            boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+            labelled += bool(boxes)
+            boxes.sort(key=lambda b: b.x0)
+            assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])), [t.get_text() for t in ax.get_xticklabels()]
+            if boxes:       # plain step numbers, no 1e6 mark in a corner
+                steps = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+                assert all(int(text) >= 1_234_000 for text in steps), steps
+                assert not ax.xaxis.get_offset_text().get_text()
+        assert labelled >= 3
 
 
 def test_columns_split_a_whole_run_recording(tmp_path):

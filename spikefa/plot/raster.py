@@ -10,7 +10,6 @@ writes above it the class whose units spiked most (green when right, red when wr
 from __future__ import annotations
 
 import h5py
-import matplotlib.ticker
 import numpy as np
 from matplotlib.collections import PolyCollection
 
@@ -130,8 +129,7 @@ def build(run_path: str, images: int = IMAGES_PER_COLUMN):
                     ax.tick_params(labelbottom=False)
                 else:
                     ax.set_xlabel("time step")
-                    # late windows sit at six- and seven-digit steps: few ticks, so labels never touch
-                    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=3, integer=True))
+                    style.step_axis(ax.xaxis)
         stages = {1: "one stage", 2: "two stages", 3: "three stages"}.get(len(cols), f"{len(cols)} stages")
         fig.suptitle(f"spike rasters at {stages} of learning", fontsize=10)
         _square_digits(fig, strips)

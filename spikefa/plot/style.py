@@ -178,6 +178,15 @@ def pixel_size(width: float, height: float) -> tuple[int, int]:
     return int(width * DPI), int(height * DPI)
 
 
+def step_axis(axis) -> None:
+    """A time-step axis: steps as plain integers (1234567, not 1.234567 and a 1e6 corner mark) and
+    few ticks, so that seven-digit labels late in a long run never touch."""
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
+    axis.set_major_locator(MaxNLocator(nbins=3, integer=True))
+    axis.set_major_formatter(StrMethodFormatter("{x:.0f}"))
+
+
 def count_axis(axis) -> None:
     """Tick labels of a count axis (examples, images) as 500k, 1M, 2.5M instead of a 1e6 offset."""
     from matplotlib.ticker import FuncFormatter

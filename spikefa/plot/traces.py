@@ -89,6 +89,7 @@ def build(run_path: str, units: int = UNITS_SHOWN, images: int = IMAGES_PER_COLU
                         ax.tick_params(labelbottom=False)
                     else:
                         ax.set_xlabel("time step")
+                    style.step_axis(ax.xaxis)
                 if j == 0:
                     axes[0, c].set_title(col.name, fontsize=10, fontweight="bold", pad=12)
                     for a, b, label, _ in bounds:
