@@ -70,24 +70,33 @@ class Counting:
         self.inner.on_step(net)
 
 
-def record(path, net, n_images, total_images=None, every_step=False, chunks=(None,), stream=0, recs=None):
-    """Train ``net`` on ``n_images`` images (in train calls of ``chunks`` images) while recording."""
+def record(path, net, n_images, total_images=None, every_step=False, chunks=(None,), stream=0, recs=None,
+           direct=False, block_steps=8, sampled=None):
+    """Train ``net`` on ``n_images`` images (in train calls of ``chunks`` images) while recording:
+    through EveryStep or Counting, or (``direct``) the Recording as build_recorders attaches it.
+    Returns the observer and the steps of each backend call; ``sampled`` (a list) gets, for each
+    call, whether the call took the samples itself (record/compiled.py)."""
     X, y = data()
-    rec = build_recorders(recs or recorders(stream), net, str(path), total_images=total_images or n_images, block_steps=8)
-    net.remove_observer(rec)
-    obs = EveryStep(rec) if every_step else Counting(rec)
-    net.add_observer(obs)
-    calls = []
+    rec = build_recorders(recs or recorders(stream), net, str(path), total_images=total_images or n_images,
+                          block_steps=block_steps)
+    obs = rec
+    if not direct:
+        net.remove_observer(rec)
+        obs = EveryStep(rec) if every_step else Counting(rec)
+        net.add_observer(obs)
+    calls, sampled = [], [] if sampled is None else sampled
     run = net.backend.run
-    net.backend.run = lambda *a, **k: calls.append(a[6]) or run(*a, **k)   # a[6]: steps in the call
+    # a[6]: steps in the call
+    net.backend.run = lambda *a, **k: calls.append(a[6]) or sampled.append(k.get("samples") is not None) or run(*a, **k)
     done = 0
     for chunk in chunks:
         chunk = n_images - done if chunk is None else chunk
         net.train(X, y, n_images=chunk)
         done += chunk
     net.backend.run = run
-    net.remove_observer(obs)
-    rec.net = None
+    if not direct:
+        net.remove_observer(obs)
+        rec.net = None
     rec.close()
     return obs, calls
 

@@ -21,6 +21,7 @@ from .. import __version__, diskroom
 from ..errors import ConfigError, OutputError, one_line
 from ..runfile import RunFile, abandon, check_writable, create_file, open_for_resume
 from . import netview
+from .compiled import CompiledSampling
 from .declare import Recorder, parse_record_params, resolve_recorders
 from .writer import CHUNK_BYTES, CudaChannel, HostChannel, RecorderWriter
 
@@ -51,6 +52,7 @@ class Recording:
         self.first_step = None       # the first step this recording can hold (resumed runs start late)
         self._released_step = None   # last step written, once a failure released the data sets
         self._next_flush = time.monotonic() + self.flush_interval_s
+        self.compiled = None         # CompiledSampling, where the network lets blocks take the samples
 
     # -- observer protocol -----------------------------------------------------------------------
     def on_step(self, net) -> None:
@@ -76,6 +78,21 @@ class Recording:
         start = netview.image_start(net)
         steps = [k for k in (w.next_step(after, start) for w in self.writers) if k is not None]
         return min(steps) if steps else None
+
+    # -- samples taken inside compiled blocks (record/compiled.py, loops.train_slots) -----------
+    def samples_inside(self) -> bool:
+        """Whether a compiled block may take this recording's samples (instead of on_step)."""
+        return self.compiled is not None and not (self.failed or self.closed)
+
+    def sample_plan(self, steps: np.ndarray, counts: np.ndarray):
+        """The samples a block of ``steps`` (at image counts ``counts``) takes (compiled.Plan)."""
+        return self.compiled.plan(steps, counts)
+
+    def samples_taken(self, plan, steps, counts, images, labels) -> None:
+        """After a block that took ``plan``: index the samples, write full blocks, flush on the clock."""
+        self.compiled.taken(plan, steps, counts, images, labels, self._write)
+        if time.monotonic() >= self._next_flush:
+            self.flush()
 
     def on_end(self, net=None) -> None:
         """Optional protocol hook at the end of a run: write what is buffered."""
@@ -267,6 +284,8 @@ def build_recorders(record_params, net, out, *, model_params: dict | None = None
 
     rec = Recording(h5, path, writers, options["flush_interval_s"], runfile=runfile, owns_file=owns_file, log=log)
     rec.first_step = int(h5["recordings"].attrs["first_step"])
+    if CompiledSampling.supports(writers, net):
+        rec.compiled = CompiledSampling(writers, net)
     if runfile is not None:
         runfile.on_close(rec.close)
     netview.attach(net, rec)

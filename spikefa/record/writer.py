@@ -60,6 +60,12 @@ class HostChannel:
         self.ds = self.ds_unit = None
         self.events_committed = self.events_pending = 0
 
+    def share(self, buf: np.ndarray) -> None:
+        """Keep this channel's rows in ``buf`` (its columns of a staging array shared with the other
+        channels, which a compiled block fills: record/compiled.py)."""
+        self.buf = buf
+        self.rows = list(buf)
+
     def gather(self, src, row: int) -> None:
         if self.stream is not None:
             src = src[self.stream]
@@ -195,6 +201,23 @@ class RecorderWriter:
         while self._window < len(w) and image_count >= w[self._window, 1]:
             self._window += 1
         return self._window < len(w) and image_count >= w[self._window, 0]
+
+    def wants_many(self, steps: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """``wants`` for each of ``steps`` (at image counts ``counts``, not decreasing), without
+        moving on through the windows (``passed`` does that once the steps have run)."""
+        ok = steps % self.every == 0
+        w = self.windows
+        if len(w):
+            j = np.searchsorted(w[:, 1], counts, side="right")     # the windows not yet over
+            inside = j < len(w)
+            ok &= inside & (counts >= w[np.minimum(j, len(w) - 1), 0])
+        return ok
+
+    def passed(self, image_count: int) -> None:
+        """The run has reached ``image_count``: the windows before it are over (as ``wants`` finds)."""
+        w = self.windows
+        while self._window < len(w) and image_count >= w[self._window, 1]:
+            self._window += 1
 
     def next_step(self, after: int, image_start) -> int | None:
         """The first step >= ``after`` that ``wants`` would take (None: none left).

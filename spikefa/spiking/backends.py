@@ -43,15 +43,21 @@ class NumpyBackend(Backend):
         pass
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=READOUT_SPIKES, fresh=False, settle=True):
+            readout=READOUT_SPIKES, fresh=False, settle=True, samples=None):
         """``readout``: what the votes add up (codes.READOUT_*: spikes, sigma(V_L), V_L); ``fresh``:
         V = U = 0 at the first step of each image (reference.run_steps); ``settle``: the reference
-        makes every change in its step, so it has nothing to hold over."""
+        makes every change in its step, so it has nothing to hold over; ``samples``: the reference
+        takes none (recorders observe it after each step they sample: the specification)."""
+        if samples is not None:
+            raise ValueError("the numpy reference takes no samples inside its blocks (takes_samples)")
         reference.run_steps(self.params, self.weights, state, X, order, labels, counts, seq0, n_steps,
                             steps_per_image, t0, learn, purpose, readout, fresh, self.eta)
 
     def settle_plasticity(self, state) -> None:
         """Nothing is ever held over here."""
+
+    def takes_samples(self, streams: int) -> bool:
+        return False
 
     def nonfinite(self, state) -> tuple[str, int] | None:
         """(variable, layer l = 1..L) of the first NaN/inf in V or U, or None."""
@@ -159,16 +165,22 @@ class CpuBackend(NumpyBackend):
         return cores if streams >= 4 and largest >= 1_000_000 else 1
 
     def run(self, state, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=READOUT_SPIKES, fresh=False, settle=True):
+            readout=READOUT_SPIKES, fresh=False, settle=True, samples=None):
         inputs = bundles.Inputs(X, order, labels, counts)
         block = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh, settle)
         if self.kernel_for(state.streams) == "gemm":
+            if samples is not None:
+                raise ValueError("the gemm kernel takes no samples inside its blocks (takes_samples)")
             with self._blas_threads():
                 self._gemm_step().run(state, inputs, block, self.options)
             return
         kernels, threads = self._spike_rows(state.streams)
         kernels.run_steps(inputs, block, self.options, self.layers(), bundles.streams(state),
-                          self._held(state.streams), threads)
+                          self._held(state.streams), threads, bundles.NO_SAMPLES if samples is None else samples)
+
+    def takes_samples(self, streams: int) -> bool:
+        """Spike-rows copies what recorders sample inside its compiled blocks (record/compiled.py)."""
+        return self.kernel_for(streams) == "spike-rows"
 
     def settle_plasticity(self, state) -> None:
         """Make the change spike-rows held over from a block run with settle=False (cpu.py)."""

@@ -9,6 +9,8 @@ instead of some thirty positional arguments:
   Layers   the weights of every layer as tuples: WT, scale, b, B, maskT, use_mask, learns
   Streams  the state of the streams as tuples: s, V, P, U, Mod, A, D (state.StreamState's groups)
   Pending  cpu.py's plasticity held over to the next step's forward pass: s, coef, due
+  Samples  state values recorders take inside a compiled block (record/compiled.py): what, units,
+           rows, out
 
 The builders fix each field's type (np.uint64 seed, float32 rates, int64 counters), so a kernel
 is compiled once per network shape and never again for a differently typed number.
@@ -81,6 +83,21 @@ class Pending(NamedTuple):
     coef: np.ndarray       # (L,) float32: that step's plasticity coefficient of each layer
     due: np.ndarray        # (L,) bool: whether layer h has plasticity waiting
     rows: tuple            # [h] (2, n_h) int64 scratch: the rows a forward pass adds up, and those it changes
+
+
+class Samples(NamedTuple):
+    what: np.ndarray       # (channels, 7) int64: group (SAMPLE_GROUPS), index in the group, stream,
+                           # first column in out, first entry in units, units, recorder (row of rows)
+    units: np.ndarray      # (total,) int64: each channel's unit indices, one after another
+    rows: np.ndarray       # (recorders, n_steps) int64: the row of out that step j of the block
+                           # fills for a recorder, -1 where it takes no sample
+    out: np.ndarray        # (rows, columns) float32: the recorders' buffers side by side
+
+
+# Samples.what's group codes: the StreamState group a sampled variable lives in
+SAMPLE_GROUPS = {"s": 0, "V": 1, "U": 2, "Mod": 3}
+NO_SAMPLES = Samples(np.zeros((0, 7), dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.int64),
+                     np.zeros((0, 0), dtype=F32))
 
 
 def pending(sizes, streams: int) -> Pending:

@@ -277,10 +277,11 @@ def _plasticity(WT, maskT, use_mask, s_in, D, coef, rows, slabs):
         _change_rows(WT, rows, np.int64(0), n, i0, i1, s_in, D, coef, maskT, use_mask)
 
 
-def _run_steps(inputs, block, opts, layers, st, held, slabs):
+def _run_steps(inputs, block, opts, layers, st, held, slabs, samples):
     """Steps block.seq0 .. seq0+n_steps-1 of an image sequence: reference.run_steps with the bundles
     of bundles.py; ``held`` (bundles.Pending) keeps plasticity over to the next step's forward pass;
-    ``slabs`` (the threads) is the number of slabs the forward pass splits postsynaptic units into."""
+    ``slabs`` (the threads) is the number of slabs the forward pass splits postsynaptic units into;
+    ``samples`` (bundles.Samples): what recorders take after each step (_take_samples)."""
     X, order, labels, counts = inputs
     WT, scale, b, B = layers.WT, layers.scale, layers.b, layers.B
     L = len(WT)
@@ -331,8 +332,33 @@ def _run_steps(inputs, block, opts, layers, st, held, slabs):
                     _copy_into(held.s[h], st.s[h])
                     held.coef[h] = coef
                     held.due[h] = True
+        if samples.what.shape[0]:
+            _take_samples(samples, st, q - block.seq0)
     if block.settle:                          # else the next block's forward pass makes the change
         _settle(layers, st, held, slabs)
+
+
+@host_jit()
+def _take_samples(samples, st, j):
+    """Copies what recorders sample after step j of a block into their rows of samples.out: the
+    values an observer reading the state after that step would copy (record/compiled.py)."""
+    what, units, out = samples.what, samples.units, samples.out
+    for c in range(what.shape[0]):
+        row = samples.rows[what[c, 6], j]
+        if row < 0:
+            continue
+        group, index, k, col, first, n = what[c, 0], what[c, 1], what[c, 2], what[c, 3], what[c, 4], what[c, 5]
+        if group == 0:
+            src = st.s[index][k]
+        elif group == 1:
+            src = st.V[index][k]
+        elif group == 2:
+            src = st.U[index][k]
+        else:
+            src = st.Mod[index][k]
+        dst = out[row]
+        for u in range(n):
+            dst[col + u] = src[units[first + u]]
 
 
 def _settle(layers, st, held, slabs):

@@ -238,8 +238,11 @@ class CudaBackend(Backend):
 
     # -- stepping ------------------------------------------------------------------------------
     def run(self, st, X, order, labels, counts, seq0, n_steps, steps_per_image, t0, learn, purpose,
-            readout=READOUT_SPIKES, fresh=False, settle=True):
-        """A block of steps; every change is made within its step here, so ``settle`` has nothing to do."""
+            readout=READOUT_SPIKES, fresh=False, settle=True, samples=None):
+        """A block of steps; every change is made within its step here, so ``settle`` has nothing to do;
+        recorders gather on the device after each step they sample (``samples``: never given)."""
+        if samples is not None:
+            raise ValueError("the cuda backend takes no samples inside its blocks (takes_samples)")
         w, o = self.weights, self.options
         blk = bundles.block(seq0, n_steps, steps_per_image, t0, learn, purpose, readout, fresh)
         L, S, N = len(w.WT), st.s[0].shape[0], blk.steps_per_image
@@ -311,6 +314,9 @@ class CudaBackend(Backend):
 
     def settle_plasticity(self, st) -> None:
         """Nothing is ever held over here."""
+
+    def takes_samples(self, streams: int) -> bool:
+        return False
 
     def nonfinite(self, st):
         for var, group in (("V", st.V), ("U", st.U)):

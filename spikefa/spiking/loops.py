@@ -46,14 +46,28 @@ def reads_weights(observer) -> bool:
     return bool(getattr(observer, "reads_weights", True))
 
 
+def sampler(net):
+    """The observer whose samples compiled blocks take (record/compiled.py), or None: the first that
+    can, where the backend takes samples for the network's streams."""
+    if not net.observers or not net.backend.takes_samples(net.params.streams):
+        return None
+    for obs in net.observers:
+        inside = getattr(obs, "samples_inside", None)
+        if callable(inside) and inside():
+            return obs
+    return None
+
+
 def train_slots(net, live, images, order, slot_labels, counts, callback=None) -> int:
     """Run the training slots of ``order`` (slots x streams) on ``live``; returns the images misclassified.
 
-    Steps advance ``net.step`` and ``net.images_seen``; observers are called at the steps they ask for."""
+    Steps advance ``net.step`` and ``net.images_seen``; observers are called at the steps they ask
+    for, except one whose samples the compiled blocks take (``sampler``)."""
     S, N = net.params.streams, net.params.steps_per_image
     n_slots = order.shape[0]
     errors = 0
     sizer = BlockSizer(BLOCK_STEPS // N)
+    inside = sampler(net)
     first = 0
     while first < n_slots:
         last = min(first + sizer.slots, n_slots)
@@ -62,13 +76,23 @@ def train_slots(net, live, images, order, slot_labels, counts, callback=None) ->
         q, end = first * N, last * N
         try:
             while q < end:
-                k, who = net._next_observation() if net.observers else (None, ())
+                k, who = net._next_observation(skip=inside) if net.observers else (None, ())
                 n = end - q if k is None else min(end - q, k - net.step)
+                plan = None
+                if inside is not None and inside.samples_inside():
+                    seq = np.arange(q, q + n)
+                    steps = net.step + 1 + (seq - q)                    # net.step as observers see it
+                    image_counts = (seen + (seq // N - first) * S) // S   # images before the current one
+                    plan = inside.sample_plan(steps, image_counts)
+                    n = plan.n
                 # a change held over to the next call's forward pass reads each weight row once for
                 # both (cpu.py): kept when only observers that read no weights run in between
                 settle = q + n >= end or any(reads_weights(obs) for obs in who)
                 net.backend.run(live, images, order, slot_labels, counts, q, n, N, net.step, True, PURPOSE_TRAIN,
-                                settle=settle)
+                                settle=settle, samples=None if plan is None else plan.samples)
+                if plan is not None:
+                    slots = seq[:n] // N
+                    inside.samples_taken(plan, steps[:n], image_counts[:n], order[slots], slot_labels[slots])
                 net.step += n
                 q += n
                 if net.step == k:

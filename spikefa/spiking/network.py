@@ -149,7 +149,7 @@ class SpikingNetwork:
 
     def layer_state(self, var: str, layer: int | None = None, stream: int | None = 0):
         """The live array of ``var`` for ``layer`` (paper numbering) and ``stream`` (None: all)."""
-        group, index = self._state_location(var, layer)
+        group, index = self.state_location(var, layer)
         arr = getattr(self._live, group)[index]
         return arr if stream is None else arr[stream]
 
@@ -157,13 +157,14 @@ class SpikingNetwork:
         """A function of no arguments returning ``layer_state(var, layer, stream)`` now (the live
         arrays change between train and test calls), checked once: what recorders call at every
         recorded step."""
-        group, index = self._state_location(var, layer)
+        group, index = self.state_location(var, layer)
         if stream is None:
             return lambda: getattr(self._live, group)[index]
         return lambda: getattr(self._live, group)[index][stream]
 
-    def _state_location(self, var: str, layer: int | None) -> tuple[str, int]:
-        """The StreamState group holding ``var`` and the index of ``layer`` in it."""
+    def state_location(self, var: str, layer: int | None) -> tuple[str, int]:
+        """The StreamState group holding ``var`` ("s", "V", "U" or "Mod") and the index of
+        ``layer`` in it (what compiled blocks sample for recorders: record/compiled.py)."""
         L = self.params.n_layers
         if var == "error":
             layer = L if layer is None else layer
@@ -195,11 +196,14 @@ class SpikingNetwork:
             step, seen = self.step, self.images_seen // self.params.streams
         return int(step + (int(count) - seen) * self.params.steps_per_image + 1)
 
-    def _next_observation(self):
-        """The next step an observer needs (None: none does) and the observers that need it."""
+    def _next_observation(self, skip=None):
+        """The next step an observer needs (None: none does) and the observers that need it;
+        ``skip``: an observer left out (its samples are taken inside compiled blocks: loops.sampler)."""
         after = self.step + 1
         best, who = None, []
         for obs in self.observers:
+            if obs is skip:
+                continue
             ask = getattr(obs, "next_step", None)
             k = after if ask is None else ask(self)
             if k is None:

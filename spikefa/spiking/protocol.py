@@ -61,10 +61,16 @@ class Backend(Protocol):
 
     def run(self, state: Any, X: np.ndarray, order: np.ndarray, labels: np.ndarray, counts: np.ndarray,
             seq0: int, n_steps: int, steps_per_image: int, t0: int, learn: bool, purpose: int,
-            readout: int = READOUT_SPIKES, fresh: bool = False, settle: bool = True) -> None:
+            readout: int = READOUT_SPIKES, fresh: bool = False, settle: bool = True, samples=None) -> None:
         """``settle`` False: the block's last plasticity change may be held over to the next
         training block of the same streams (only observers that read no weights run in between);
-        ``settle_plasticity`` makes it."""
+        ``settle_plasticity`` makes it. ``samples`` (bundles.Samples): state values to copy after
+        each step, given only where ``takes_samples``."""
+        ...
+
+    def takes_samples(self, streams: int) -> bool:
+        """Whether ``run`` copies recorders' samples inside its compiled blocks of ``streams``
+        streams (record/compiled.py); elsewhere recorders observe the state after each step."""
         ...
 
     def settle_plasticity(self, state: Any) -> None:
@@ -87,4 +93,4 @@ class Backend(Protocol):
 
 
 MEMBERS = ("name", "eta", "set_eta", "to_device", "to_host", "run", "nonfinite", "weights_nonfinite", "describe",
-           "weights_changed")
+           "weights_changed", "takes_samples")
