@@ -20,6 +20,8 @@ def test_recording_outside_its_windows_runs_the_bare_steps_compiled_calls():
     rows = {r["configuration"]: r for r in recording.measure(sizes=(784, 60, 100), images_per_round=4, rounds=2,
                                                              log=lambda msg: None)}
     assert rows["fig4 outside"]["calls"] == rows["bare"]["calls"]
+    # inside their windows too: the compiled blocks take the samples (record/compiled.py)
+    assert rows["fig4 windows"]["calls"] == rows["50 units"]["calls"] == rows["bare"]["calls"]
     # an observer called every step is the contrast: one compiled call per step
     from spikefa.spiking.params import SpikingParams
     assert rows["observer"]["calls"] == str(4 * SpikingParams(sizes=(784, 60, 100), units_per_class=10).steps_per_image)

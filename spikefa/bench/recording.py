@@ -1,19 +1,22 @@
 """spikefa bench recording: what recording costs the Figure 4 network on the cpu backend.
 
 Trains the 784-1500-1500-1500-1000 network on MNIST (random images when MNIST is not found) and
-times the step in four ways. Every configuration trains from the same saved state on the same
+times the step in six ways. Every configuration trains from the same saved state on the same
 images (same steps, so the same random draws and the same work), in interleaved rounds with the
 order rotated, so that a busy machine slows all of them alike:
   bare          no observer (the network runs blocks of steps per compiled call)
-  observer      an observer that does nothing (one compiled call per step): the protocol's own cost
+  observer      an observer that does nothing (one compiled call per step): the protocol's own cost,
+                which third-party observers pay
   50 units      50 random units of every layer, every variable (spikes, V, U, mod, error), every step
   all spikes    every spike of every layer (input included), every step
   fig4 outside  Figure 4's recorders (models/fig4_spiking.toml: three windows of 20 images), on
                 images outside their windows: the network runs compiled blocks up to the next
                 step a recorder needs (Recording.next_step), so this should cost what bare does
   fig4 windows  the same recorders with their three windows (of images_per_round / 10 images each)
-                inside the timed images: 30% of the steps recorded, one compiled call per step there
-and prints each recording's step time over the bare step time (writes of full blocks and the
+                inside the timed images: 30% of the steps recorded
+On the cpu backend's spike-rows kernel the recorders' samples are taken inside the compiled blocks
+(record/compiled.py), so every recording makes the bare step's calls; the bench prints them. It
+prints each recording's step time over the bare step time (writes of full blocks and the
 timed flushes included; the one-off close at the end of a run is shown on its own). The ratio is
 taken on the process's CPU time, which other programs on a shared machine do not inflate (the
 cpu backend runs one thread for one stream, and recording works in the same thread): in each
