@@ -126,6 +126,8 @@ def test_target_lines_give_value_measured_and_verdict():
     assert "PyTorch" in torch_ and ">= 2" in torch_ and "not measured" in torch_
     loaded = bench.target_lines({"cpu_floor": 1.2}, quick=False, loaded=True)
     assert "met (under load: not conclusive)" in loaded[1]
+    noted = bench.target_lines({"cpu_streams": 6.5}, quick=False, notes={"cpu_streams": "ceiling 7.0x here"})
+    assert any("measured 6.50: not met (ceiling 7.0x here)" in line for line in noted)
     assert bench.target_lines({"cpu_floor": 1.2}, quick=True) == [bench.QUICK_NOTE]
 
 

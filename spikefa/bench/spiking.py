@@ -129,9 +129,10 @@ def reference_lines(backends, bandwidth: float, streams) -> list[str]:
     return lines
 
 
-def target_lines(measured: dict, quick: bool, loaded: bool = False) -> list[str]:
+def target_lines(measured: dict, quick: bool, loaded: bool = False, notes: dict | None = None) -> list[str]:
     """One line per target: target value, measured value, met / not met. ``measured`` maps TARGETS'
-    names to values (a name missing: not measured in this run). --quick: no verdicts, a note."""
+    names to values (a name missing: not measured in this run); ``notes``, to what a verdict should
+    be read with. --quick: no verdicts, a note."""
     if quick:
         return [QUICK_NOTE]
     lines = ["targets (full-size network):"]
@@ -144,6 +145,8 @@ def target_lines(measured: dict, quick: bool, loaded: bool = False) -> list[str]
         verdict = "met" if met else "not met"
         if loaded:
             verdict += " (under load: not conclusive)"
+        if notes and name in notes:
+            verdict += f" ({notes[name]})"
         lines.append(f"  {what}: target {op} {value:g}, measured {got:.2f}: {verdict}")
     return lines
 
@@ -320,12 +323,15 @@ def main(args) -> int:
                 gain = results[f"{backend}_S{S}"]["image_steps_per_s"] / results[backend]["image_steps_per_s"]
                 print(f"{backend} image-steps/s, S={S} over S=1 = {gain:.1f}x")
     wide = results.get(f"cpu_S{TARGET_STREAMS}")
+    notes = {}
     if wide is not None and wide.get("blas_ms"):
         for line in ceiling_lines(wide, results["cpu"]["ms_per_step"]):
             print(line)
+        ceiling = streams_ceiling(TARGET_STREAMS, results["cpu"]["ms_per_step"], wide["blas_ms"])
+        notes["cpu_streams"] = f"no step of its products' cost could beat {ceiling:.1f}x on this machine"
     use_now = use.stop()
     for line in cpu_use_lines(use_now, cores):
         print(line)
-    for line in target_lines(measured, quick, loaded=under_load(load, use_now, cores)):
+    for line in target_lines(measured, quick, loaded=under_load(load, use_now, cores), notes=notes):
         print(line)
     return 0
