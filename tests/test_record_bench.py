@@ -25,3 +25,20 @@ def test_recording_outside_its_windows_runs_the_bare_steps_compiled_calls():
     # an observer called every step is the contrast: one compiled call per step
     from spikefa.spiking.params import SpikingParams
     assert rows["observer"]["calls"] == str(4 * SpikingParams(sizes=(784, 60, 100), units_per_class=10).steps_per_image)
+
+
+def test_quick_prints_no_targets(monkeypatch, capsys):
+    """--quick's tiny network cannot speak for the full-size targets: no verdicts, a note."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(recording, "QUICK_SIZES", (784, 60, 100))
+    monkeypatch.setattr(recording, "measure", lambda **kw: _real_measure(**{**kw, "images_per_round": 2,
+                                                                            "log": lambda msg: None}))
+    assert recording.main(SimpleNamespace(quick=True, repeat=1)) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("configuration"))
+    assert "target" not in header.split() and "met" not in header.split()
+    assert "targets are for the full-size network" in out
+
+
+_real_measure = recording.measure
