@@ -41,7 +41,7 @@ def test_compiled_samples_write_what_the_observer_writes(tmp_path, streams, stre
     assert_same_weights(ref, net)
     steps = sum(n for n, _ in calls)
     assert steps == sum(n for n, _ in ref_calls) == len(ref_calls) > 0
-    assert all(took for _, took in calls) and not any(took for _, took in ref_calls)
+    assert any(took for _, took in calls) and not any(took for _, took in ref_calls)
     # blocks end where a buffer of 8 rows fills, or a train call or its blocks of images end
     assert len(calls) < steps / 2, calls
 

@@ -32,10 +32,10 @@ F32 = np.float32
 
 
 class Plan(NamedTuple):
-    """What one compiled block samples: ``samples`` (spiking.bundles.Samples) for the kernel, over
-    ``n`` steps (the block is cut where a buffer fills)."""
+    """What one compiled block samples: ``samples`` (spiking.bundles.Samples; None: nothing) for the
+    kernel, over ``n`` steps (the block is cut where a buffer fills)."""
 
-    samples: tuple
+    samples: tuple | None
     n: int
 
 
@@ -74,22 +74,30 @@ class CompiledSampling:
         ``counts`` (images each stream saw before its current one) fills, cut after the first step
         that fills a recorder's buffer."""
         n = len(steps)
-        rows = np.full((len(self.writers), n), -1, dtype=np.int64)
+        rows = None
         for wi, w in enumerate(self.writers):
+            if not w.may_want(int(counts[0]), int(counts[-1])):    # outside its windows: at no cost
+                continue
             wants = w.wants_many(steps, counts)
+            if not wants.any():
+                continue
+            if rows is None:
+                rows = np.full((len(self.writers), n), -1, dtype=np.int64)
             fill = w.rows + np.cumsum(wants) - 1
             rows[wi, wants] = fill[wants]
             full = np.flatnonzero(wants & (fill == w.block - 1))
             if full.size:
                 n = min(n, int(full[0]) + 1)
+        if rows is None:       # nothing sampled: the block runs as it would unrecorded
+            return Plan(None, n)
         return Plan(self._samples(self.what, self.units, np.ascontiguousarray(rows[:, :n]), self.staging), n)
 
     def taken(self, plan: Plan, steps, counts, images, labels, write) -> None:
         """After the block: each sampled step's index fields; full buffers written by ``write``
         (the Recording's guard for failed writes). ``images``, ``labels``: (n, streams) of the block's steps."""
         for wi, w in enumerate(self.writers):
-            took = plan.samples.rows[wi] >= 0
-            if took.any():
+            took = None if plan.samples is None else plan.samples.rows[wi] >= 0
+            if took is not None and took.any():
                 at = plan.samples.rows[wi, took]
                 w.index["step"][at] = steps[took]
                 w.index["image"][at] = images[took, w.stream]

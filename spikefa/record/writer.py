@@ -11,6 +11,8 @@ write was interrupted can be written again.
 
 from __future__ import annotations
 
+import bisect
+
 import h5py
 import numpy as np
 
@@ -185,6 +187,7 @@ class RecorderWriter:
         self.every = rec.every
         self.stream = rec.stream
         self.windows = rec.windows
+        self._window_starts, self._window_ends = rec.windows[:, 0].tolist(), rec.windows[:, 1].tolist()
         self.index = {f: np.zeros(block, dtype=np.int64) for f in INDEX_FIELDS}
         self.index_ds = {}
         self.rows = 0
@@ -201,6 +204,13 @@ class RecorderWriter:
         while self._window < len(w) and image_count >= w[self._window, 1]:
             self._window += 1
         return self._window < len(w) and image_count >= w[self._window, 0]
+
+    def may_want(self, first_count: int, last_count: int) -> bool:
+        """Whether any step at image counts first_count..last_count lies in a window (``every`` aside)."""
+        if not len(self.windows):
+            return True
+        j = bisect.bisect_right(self._window_ends, first_count)
+        return j < len(self._window_ends) and last_count >= self._window_starts[j]
 
     def wants_many(self, steps: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """``wants`` for each of ``steps`` (at image counts ``counts``, not decreasing), without
