@@ -51,9 +51,9 @@ class CompiledSampling:
         for wi, w in enumerate(writers):
             for ch in w.channels:
                 group, index = net.state_location(ch.var, ch.layer)
-                u = np.arange(ch.n_units, dtype=np.int64) if ch.units is None else ch.units.astype(np.int64)
-                what.append((SAMPLE_GROUPS[group], index, w.stream, columns, sum(map(len, units)), ch.n_units, wi))
-                units.append(u)
+                units.append(np.arange(ch.n_units, dtype=np.int64) if ch.units is None else ch.units.astype(np.int64))
+                # columns count the units before this channel: it is both its first column and first unit
+                what.append((SAMPLE_GROUPS[group], index, w.stream, columns, columns, ch.n_units, wi))
                 columns += ch.n_units
         self.staging = np.zeros((max(w.block for w in writers), columns), dtype=F32)
         for (_, _, _, col, _, n, wi), ch in zip(what, (ch for w in writers for ch in w.channels)):

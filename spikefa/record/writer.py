@@ -201,8 +201,7 @@ class RecorderWriter:
         w = self.windows
         if not len(w):
             return True
-        while self._window < len(w) and image_count >= w[self._window, 1]:
-            self._window += 1
+        self.passed(image_count)
         return self._window < len(w) and image_count >= w[self._window, 0]
 
     def may_want(self, first_count: int, last_count: int) -> bool:

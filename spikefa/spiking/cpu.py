@@ -36,8 +36,8 @@ memory, and the backend runs gemm.py's BLAS products over all streams (backends.
 
 Entry points: ``run_steps_serial`` and ``run_steps_parallel`` (``serial`` and ``parallel`` hold
 each build's kernels), each
-``(inputs, block, options, layers, streams, slabs)`` with the bundles of bundles.py and ``slabs``
-(the threads) the number of slabs the forward pass splits postsynaptic units into.
+``(inputs, block, options, layers, streams, held, slabs, samples)`` with the bundles of bundles.py
+and ``slabs`` (the threads) the number of slabs the forward pass splits postsynaptic units into.
 """
 
 from __future__ import annotations
@@ -181,10 +181,8 @@ def _change_eight_rows(WT, rows, q, k, i0, i1, s_held, D, coef):
     if c0 == 0 or c1 == 0 or c2 == 0 or c3 == 0 or c4 == 0 or c5 == 0 or c6 == 0 or c7 == 0:
         for r in range(q, q + ROWS_AT_ONCE):
             sj = s_held[k, rows[r]]
-            if sj != 0:           # _add_plasticity_stream's dense arithmetic
-                row, c, d = WT[rows[r], i0:i1], coef * sj, D[k, i0:i1]
-                for i in range(row.shape[0]):
-                    row[i] += c * d[i]
+            if sj != 0:
+                _add_scaled(WT[rows[r], i0:i1], coef * sj, D[k, i0:i1])
         return
     c0, c1, c2, c3 = coef * c0, coef * c1, coef * c2, coef * c3
     c4, c5, c6, c7 = coef * c4, coef * c5, coef * c6, coef * c7
@@ -263,8 +261,14 @@ def _add_plasticity_stream(row, j, i0, c, d, maskT, use_mask):
         for i in range(row.shape[0]):
             row[i] += c * d[i] * keep[i]
     else:
-        for i in range(row.shape[0]):
-            row[i] += c * d[i]
+        _add_scaled(row, c, d)
+
+
+@host_jit(inline="always")
+def _add_scaled(row, c, d):
+    """row += c d: one stream's change to a weight row of a dense network."""
+    for i in range(row.shape[0]):
+        row[i] += c * d[i]
 
 
 def _plasticity(WT, maskT, use_mask, s_in, D, coef, rows, slabs):
